@@ -1,0 +1,123 @@
+//! Wiring: builds a worker from a validated [`Config`] and runs it until shut down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::info;
+
+use crate::access::Authenticated;
+use crate::admin::{Admin, Readiness};
+use crate::config::{BackendConfig, Config, ConfigError};
+use crate::edge::Edge;
+use crate::frontend::{Frontend, Grammars};
+use crate::host::VirtualHosts;
+use crate::metrics::Metrics;
+use crate::{serve, store, tls};
+
+/// Why a worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration (exit code 64).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A started worker.
+pub struct Running {
+    /// Where the S3 port listens.
+    pub s3_addr: SocketAddr,
+    /// Where the admin port listens.
+    pub admin_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    ready: Arc<Readiness>,
+    tasks: JoinSet<()>,
+}
+
+/// Builds the store, binds both ports and starts serving. Everything that can fail because of
+/// configuration fails here, before any port is bound.
+///
+/// # Errors
+/// [`StartError::Config`] for bad configuration, [`StartError::Bind`] when a port is taken.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let metrics = Metrics::new();
+    let ready = Arc::new(Readiness::default());
+    let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let store = store::open(&config.backend).await?;
+
+    let frontend = Frontend::new(store, Grammars::new(config.grammars.clone()), Arc::clone(&metrics));
+    let mut builder = S3ServiceBuilder::new(frontend);
+    builder.set_auth(SimpleAuth::from_single(
+        config.credentials.access_key.clone(),
+        config.credentials.secret_key.clone(),
+    ));
+    builder.set_access(Authenticated);
+    builder.set_host(VirtualHosts::new(config.virtual_host_domains.clone()));
+    let edge = Edge::new(builder.build(), Arc::clone(&metrics));
+    let admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ready));
+
+    let s3_listener = bind(config.listen).await?;
+    let admin_listener = bind(config.admin_listen).await?;
+    let s3_addr = local_addr(&s3_listener, config.listen)?;
+    let admin_addr = local_addr(&admin_listener, config.admin_listen)?;
+
+    let (shutdown, signal) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let grace = config.shutdown_grace;
+    tasks.spawn(serve::serve("s3", s3_listener, tls, edge, stopped(signal.clone()), grace));
+    tasks.spawn(serve::serve("admin", admin_listener, None, admin, stopped(signal), grace));
+
+    ready.set(true);
+    info!(%s3_addr, %admin_addr, backend = %describe(&config.backend), tls = config.tls.is_some(), "Nexus worker serving.");
+    Ok(Running {
+        s3_addr,
+        admin_addr,
+        shutdown,
+        ready,
+        tasks,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(l: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    l.local_addr().map_err(|source| StartError::Bind { addr, source })
+}
+
+async fn stopped(mut signal: watch::Receiver<bool>) {
+    // An error means the sender is gone: stop as well.
+    let _ = signal.wait_for(|stop| *stop).await;
+}
+
+fn describe(backend: &BackendConfig) -> String {
+    match backend {
+        BackendConfig::Embedded { data_dir } => format!("embedded:{}", data_dir.display()),
+        BackendConfig::S3 { endpoint, .. } => endpoint.clone(),
+    }
+}
+
+// === impl Running ===
+
+impl Running {
+    /// Stops accepting, reports not-ready, lets in-flight requests finish (up to the grace
+    /// period) and returns when both ports are closed.
+    pub async fn shutdown(mut self) {
+        self.ready.set(false);
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,322 @@
+//! Worker runtime configuration: command-line flags, each with a `NEXUS_*` environment variable.
+//!
+//! Parsing and validation happen before any port is bound; `main` exits with code 64 (EX_USAGE)
+//! on any error found here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use nexus_core::keys::{KeyGrammar, System};
+
+/// Access key used when none is configured (printed at startup).
+pub const QUICKSTART_ACCESS_KEY: &str = "nexus";
+/// Secret key used when none is configured (printed at startup).
+pub const QUICKSTART_SECRET_KEY: &str = "nexus-secret-key";
+
+/// `nexus-proxy`: an S3-compatible interception proxy for tiered stream storage.
+#[derive(Debug, Parser)]
+#[command(name = "nexus-proxy", version, about, long_about = None)]
+pub struct Args {
+    /// Address of the S3 endpoint that brokers talk to.
+    #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+
+    /// Address of the admin endpoint (/metrics, /healthz, /readyz).
+    #[arg(long, env = "NEXUS_ADMIN_LISTEN", default_value = "127.0.0.1:9100")]
+    pub admin_listen: SocketAddr,
+
+    /// Directory of the embedded store (used when no --backend-endpoint is given).
+    #[arg(long, env = "NEXUS_DATA_DIR", default_value = "./nexus-data")]
+    pub data_dir: PathBuf,
+
+    /// URL of an S3 endpoint to use as the backend instead of the embedded store.
+    #[arg(long, env = "NEXUS_BACKEND_ENDPOINT")]
+    pub backend_endpoint: Option<String>,
+
+    /// Region of the backend S3 endpoint.
+    #[arg(long, env = "NEXUS_BACKEND_REGION", default_value = "us-east-1")]
+    pub backend_region: String,
+
+    /// Access key for the backend S3 endpoint.
+    #[arg(long, env = "NEXUS_BACKEND_ACCESS_KEY")]
+    pub backend_access_key: Option<String>,
+
+    /// Secret key for the backend S3 endpoint.
+    #[arg(long, env = "NEXUS_BACKEND_SECRET_KEY", hide_env_values = true)]
+    pub backend_secret_key: Option<String>,
+
+    /// Address the backend with path-style URLs (most non-AWS endpoints need this).
+    #[arg(long, env = "NEXUS_BACKEND_PATH_STYLE")]
+    pub backend_path_style: bool,
+
+    /// Access key that clients (brokers) sign their requests with.
+    #[arg(long, env = "NEXUS_ACCESS_KEY")]
+    pub access_key: Option<String>,
+
+    /// Secret key that clients (brokers) sign their requests with.
+    #[arg(long, env = "NEXUS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// PEM certificate chain: serve the S3 port over TLS (needs --tls-key).
+    #[arg(long, env = "NEXUS_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "NEXUS_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Base domains for virtual-host addressing (`bucket.<domain>`), comma-separated.
+    /// Requests to any other host name or to an IP address use path-style addressing.
+    #[arg(
+        long,
+        env = "NEXUS_VIRTUAL_HOST_DOMAIN",
+        value_delimiter = ',',
+        default_value = "localhost"
+    )]
+    pub virtual_host_domain: Vec<String>,
+
+    /// Key grammar of a bucket: `BUCKET=SYSTEM[:PREFIX]` (system: kafka, pulsar, pravega,
+    /// redpanda, generic), comma-separated or repeated. Unlisted buckets are generic.
+    #[arg(long, env = "NEXUS_KEY_GRAMMAR", value_delimiter = ',')]
+    pub key_grammar: Vec<String>,
+
+    /// Seconds to let in-flight requests finish after SIGTERM before closing connections.
+    #[arg(long, env = "NEXUS_SHUTDOWN_GRACE", default_value_t = 30)]
+    pub shutdown_grace: u64,
+
+    /// Log format.
+    #[arg(long, env = "NEXUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub backend: BackendConfig,
+    pub credentials: ClientCredentials,
+    pub tls: Option<TlsFiles>,
+    pub virtual_host_domains: Vec<String>,
+    pub grammars: Vec<(String, KeyGrammar)>,
+    pub shutdown_grace: Duration,
+    pub log_format: LogFormat,
+}
+
+/// Where objects are stored.
+#[derive(Debug, Clone)]
+pub enum BackendConfig {
+    /// The embedded local-directory store.
+    Embedded { data_dir: PathBuf },
+    /// An S3 endpoint.
+    S3 {
+        endpoint: String,
+        region: String,
+        access_key: String,
+        secret_key: String,
+        path_style: bool,
+    },
+}
+
+/// The credentials clients sign with.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub access_key: String,
+    pub secret_key: String,
+    /// True when the quickstart defaults are in use.
+    pub quickstart: bool,
+}
+
+/// Certificate and key files for TLS on the S3 port.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A configuration error: reported before any port is bound.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+impl From<String> for ConfigError {
+    fn from(msg: String) -> Self {
+        Self(msg)
+    }
+}
+
+// === impl Args ===
+
+impl Args {
+    /// Checks everything that can be checked without binding a port.
+    ///
+    /// # Errors
+    /// A message naming the flag and what is wrong with it.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        if self.listen == self.admin_listen {
+            return Err(err(format!(
+                "--listen and --admin-listen are both {}; the admin port must be separate",
+                self.listen
+            )));
+        }
+        Ok(Config {
+            backend: backend_config(&self)?,
+            credentials: client_credentials(self.access_key, self.secret_key)?,
+            tls: tls_files(self.tls_cert, self.tls_key)?,
+            virtual_host_domains: virtual_host_domains(self.virtual_host_domain)?,
+            grammars: self
+                .key_grammar
+                .iter()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| parse_grammar(s))
+                .collect::<Result<_, _>>()?,
+            listen: self.listen,
+            admin_listen: self.admin_listen,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            log_format: self.log_format,
+        })
+    }
+}
+
+fn backend_config(args: &Args) -> Result<BackendConfig, ConfigError> {
+    let Some(endpoint) = args.backend_endpoint.clone() else {
+        if args.backend_access_key.is_some() || args.backend_secret_key.is_some() {
+            return Err(err(
+                "--backend-access-key/--backend-secret-key need --backend-endpoint",
+            ));
+        }
+        return Ok(BackendConfig::Embedded {
+            data_dir: args.data_dir.clone(),
+        });
+    };
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| err(format!("--backend-endpoint {endpoint:?} is not a URL: {e}")))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => {}
+        _ => {
+            return Err(err(format!(
+                "--backend-endpoint {endpoint:?} must be an http:// or https:// URL with a host"
+            )));
+        }
+    }
+    let (Some(access_key), Some(secret_key)) = (
+        args.backend_access_key.clone(),
+        args.backend_secret_key.clone(),
+    ) else {
+        return Err(err(
+            "--backend-endpoint needs --backend-access-key and --backend-secret-key",
+        ));
+    };
+    if args.backend_region.trim().is_empty() {
+        return Err(err("--backend-region must not be empty"));
+    }
+    Ok(BackendConfig::S3 {
+        endpoint,
+        region: args.backend_region.clone(),
+        access_key,
+        secret_key,
+        path_style: args.backend_path_style,
+    })
+}
+
+fn client_credentials(
+    access_key: Option<String>,
+    secret_key: Option<String>,
+) -> Result<ClientCredentials, ConfigError> {
+    match (access_key, secret_key) {
+        (None, None) => Ok(ClientCredentials {
+            access_key: QUICKSTART_ACCESS_KEY.to_owned(),
+            secret_key: QUICKSTART_SECRET_KEY.to_owned(),
+            quickstart: true,
+        }),
+        (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => Ok(ClientCredentials {
+            access_key: a,
+            secret_key: s,
+            quickstart: false,
+        }),
+        (Some(_), Some(_)) => Err(err("--access-key and --secret-key must not be empty")),
+        _ => Err(err("--access-key and --secret-key must be given together")),
+    }
+}
+
+fn tls_files(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => {
+            for (flag, path) in [("--tls-cert", &cert), ("--tls-key", &key)] {
+                if !path.is_file() {
+                    return Err(err(format!("{flag} {}: no such file", path.display())));
+                }
+            }
+            Ok(Some(TlsFiles { cert, key }))
+        }
+        _ => Err(err("--tls-cert and --tls-key must be given together")),
+    }
+}
+
+fn virtual_host_domains(domains: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for d in domains {
+        let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+        if d.is_empty() {
+            continue;
+        }
+        let valid = d.split('.').all(|label| {
+            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        if !valid {
+            return Err(err(format!(
+                "--virtual-host-domain {d:?} is not a domain name (no port, no scheme)"
+            )));
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+/// Parses `BUCKET=SYSTEM[:PREFIX]`.
+fn parse_grammar(spec: &str) -> Result<(String, KeyGrammar), ConfigError> {
+    let spec = spec.trim();
+    let Some((bucket, rest)) = spec.split_once('=') else {
+        return Err(err(format!(
+            "--key-grammar {spec:?}: expected BUCKET=SYSTEM[:PREFIX], e.g. kafka-tiered=kafka:tiered/"
+        )));
+    };
+    let (system, prefix) = match rest.split_once(':') {
+        Some((s, p)) => (s, Some(p)),
+        None => (rest, None),
+    };
+    let system: System = system
+        .parse()
+        .map_err(|e| err(format!("--key-grammar {spec:?}: {e}")))?;
+    if bucket.is_empty() {
+        return Err(err(format!("--key-grammar {spec:?}: empty bucket name")));
+    }
+    let mut grammar = KeyGrammar::new(system);
+    if let Some(p) = prefix.filter(|p| !p.is_empty()) {
+        grammar = grammar.with_prefix(p);
+    }
+    Ok((bucket.to_owned(), grammar))
+}
+
+#[cfg(test)]
+mod tests;

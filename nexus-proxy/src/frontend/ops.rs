@@ -1,0 +1,111 @@
+//! The S3 operations the front end serves (ARCHITECTURE §3.1). Anything else answers
+//! NotImplemented (s3s's default).
+
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+use super::{Frontend, request_ctx, stamp};
+
+/// Metadata key under which Pulsar names the managed ledger (the stream).
+const MANAGED_LEDGER_NAME: &str = "managedledgername";
+
+/// Writes the `S3` impl: operations that do not name one object go straight to the store;
+/// operations on one object classify the key first; `special` holds hand-written operations.
+/// (One macro emits the whole impl so that `async_trait` sees every method.)
+macro_rules! s3_impl {
+    (
+        bucket { $($bop:ident($bin:ident) -> $bout:ident;)* }
+        object { $($oop:ident($oin:ident) -> $oout:ident;)* }
+        special { $($special:tt)* }
+    ) => {
+        #[async_trait::async_trait]
+        impl S3 for Frontend {
+            $(
+                async fn $bop(&self, req: S3Request<$bin>) -> S3Result<S3Response<$bout>> {
+                    let ctx = request_ctx(&req);
+                    self.store.$bop(req).await.map_err(|e| stamp(ctx.as_deref(), e))
+                }
+            )*
+            $(
+                async fn $oop(&self, req: S3Request<$oin>) -> S3Result<S3Response<$oout>> {
+                    self.observe(&req.input.bucket, &req.input.key, None);
+                    let ctx = request_ctx(&req);
+                    self.store.$oop(req).await.map_err(|e| stamp(ctx.as_deref(), e))
+                }
+            )*
+            $($special)*
+        }
+    };
+}
+
+/// The Pulsar stream name a write carries in its user metadata.
+fn managed_ledger_name(metadata: Option<&Metadata>) -> Option<&str> {
+    metadata?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(MANAGED_LEDGER_NAME))
+        .map(|(_, v)| v.as_str())
+}
+
+s3_impl! {
+    bucket {
+        create_bucket(CreateBucketInput) -> CreateBucketOutput;
+        head_bucket(HeadBucketInput) -> HeadBucketOutput;
+        list_buckets(ListBucketsInput) -> ListBucketsOutput;
+        delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
+        get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
+        list_objects(ListObjectsInput) -> ListObjectsOutput;
+        list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
+        list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
+        delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
+    }
+
+    object {
+        get_object(GetObjectInput) -> GetObjectOutput;
+        head_object(HeadObjectInput) -> HeadObjectOutput;
+        delete_object(DeleteObjectInput) -> DeleteObjectOutput;
+        copy_object(CopyObjectInput) -> CopyObjectOutput;
+        upload_part(UploadPartInput) -> UploadPartOutput;
+        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
+        list_parts(ListPartsInput) -> ListPartsOutput;
+        complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
+        abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+        get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
+        put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
+        delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
+    }
+    special {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = &req.input;
+        self.observe(
+            &input.bucket,
+            &input.key,
+            managed_ledger_name(input.metadata.as_ref()),
+        );
+        let ctx = request_ctx(&req);
+        self.store
+            .put_object(req)
+            .await
+            .map_err(|e| stamp(ctx.as_deref(), e))
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let input = &req.input;
+        self.observe(
+            &input.bucket,
+            &input.key,
+            managed_ledger_name(input.metadata.as_ref()),
+        );
+        let ctx = request_ctx(&req);
+        self.store
+            .create_multipart_upload(req)
+            .await
+            .map_err(|e| stamp(ctx.as_deref(), e))
+    }
+}
+}

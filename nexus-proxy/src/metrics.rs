@@ -1,0 +1,158 @@
+//! Prometheus metrics, served as text on the admin port.
+//!
+//! Every metric is registered here, once; the request path records through the typed methods.
+
+use std::sync::Arc;
+
+use nexus_core::keys::{ObjectKind, System};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Label set of per-operation metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabels {
+    pub op: &'static str,
+}
+
+/// Label set of request counts.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub op: &'static str,
+    pub status: u16,
+}
+
+/// Label set of classification counts.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClassLabels {
+    pub system: &'static str,
+    pub kind: &'static str,
+}
+
+/// All metrics of one worker.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<OutcomeLabels, Counter>,
+    duration: Family<OpLabels, Histogram>,
+    bytes_in: Family<OpLabels, Counter>,
+    bytes_out: Family<OpLabels, Counter>,
+    in_flight: Gauge,
+    classified: Family<ClassLabels, Counter>,
+}
+
+// === impl Metrics ===
+
+impl Metrics {
+    /// Registers every metric.
+    #[must_use]
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("nexus");
+        let requests = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "s3_requests",
+            "S3 requests by operation and HTTP status",
+            requests.clone(),
+        );
+        let duration = Family::<OpLabels, Histogram>::new_with_constructor(|| {
+            // 100 µs … ~52 s, doubling.
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.0001, 2.0, 20,
+            ))
+        });
+        registry.register(
+            "s3_request_duration_seconds",
+            "Time from request head to response head, by operation",
+            duration.clone(),
+        );
+        let bytes_in = Family::<OpLabels, Counter>::default();
+        registry.register(
+            "s3_received_bytes",
+            "Request body bytes received from clients, by operation",
+            bytes_in.clone(),
+        );
+        let bytes_out = Family::<OpLabels, Counter>::default();
+        registry.register(
+            "s3_sent_bytes",
+            "Response body bytes sent to clients, by operation",
+            bytes_out.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "s3_in_flight_requests",
+            "Requests being served",
+            in_flight.clone(),
+        );
+        let classified = Family::<ClassLabels, Counter>::default();
+        registry.register(
+            "objects_classified",
+            "Object requests by key grammar (system) and object kind",
+            classified.clone(),
+        );
+        let build = Family::<Vec<(String, String)>, Gauge>::default();
+        build
+            .get_or_create(&vec![(
+                "version".to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            )])
+            .set(1);
+        registry.register("build_info", "Version of this worker", build);
+        Arc::new(Self {
+            registry,
+            requests,
+            duration,
+            bytes_in,
+            bytes_out,
+            in_flight,
+            classified,
+        })
+    }
+
+    /// A request started.
+    pub fn request_started(&self) {
+        self.in_flight.inc();
+    }
+
+    /// A response head was produced.
+    pub fn request_finished(&self, op: &'static str, status: u16, seconds: f64) {
+        self.in_flight.dec();
+        self.requests
+            .get_or_create(&OutcomeLabels { op, status })
+            .inc();
+        self.duration
+            .get_or_create(&OpLabels { op })
+            .observe(seconds);
+    }
+
+    /// Request body bytes arrived.
+    pub fn bytes_received(&self, op: &'static str, n: u64) {
+        self.bytes_in.get_or_create(&OpLabels { op }).inc_by(n);
+    }
+
+    /// Response body bytes left.
+    pub fn bytes_sent(&self, op: &'static str, n: u64) {
+        self.bytes_out.get_or_create(&OpLabels { op }).inc_by(n);
+    }
+
+    /// An object key was classified.
+    pub fn classified(&self, system: System, kind: ObjectKind) {
+        self.classified
+            .get_or_create(&ClassLabels {
+                system: system.as_str(),
+                kind: kind.as_str(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

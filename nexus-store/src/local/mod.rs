@@ -1,0 +1,1 @@
+//! The embedded local-directory store (work in progress).

@@ -1,0 +1,1 @@
+//! Any S3 endpoint through aws-sdk-s3 (work in progress).

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs prerequisites (idempotent), builds, runs the
+# Rust tests, then the client suites (boto3, aws CLI, s3s-e2e) against a real nexus-proxy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export NEXUS_CACHE="${NEXUS_CACHE:-$HOME/.cache/nexus}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$NEXUS_CACHE/target}"
+export NEXUS_VENV="$NEXUS_CACHE/venv"
+export NEXUS_SHARED_DIR="${NEXUS_SHARED_DIR:-$(cd .. && pwd)/shared}"
+
+bash scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo build"
+cargo build --workspace --all-targets --locked
+
+echo "== cargo test"
+cargo test --workspace --locked
+
+echo "== client suites against a running nexus-proxy"
+bash scripts/client-suites.sh
