@@ -9,13 +9,17 @@ fn nexus(args: &[&str]) -> std::process::Output {
         .expect("run nexus")
 }
 
-const KEY: &str = "tiered/logs-MWJ6FHTfRYy67jzwZdeqSQ/7/00000000000000001234-tqimKeZwStOEOwRzT3L5oQ.log";
+const KEY: &str =
+    "tiered/logs-MWJ6FHTfRYy67jzwZdeqSQ/7/00000000000000001234-tqimKeZwStOEOwRzT3L5oQ.log";
 
 #[test]
 fn version_prints_the_package_version() {
     let out = nexus(&["version"]);
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("nexus {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("nexus {}", env!("CARGO_PKG_VERSION"))
+    );
     let out = nexus(&["version", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
@@ -30,7 +34,15 @@ fn classify_kafka_key_as_table_and_json() {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells, [KEY, "kafka", "chunk", "logs", "7", "1234"]);
 
-    let out = nexus(&["classify", "--system", "kafka", "-o", "json", KEY, "not/aiven"]);
+    let out = nexus(&[
+        "classify",
+        "--system",
+        "kafka",
+        "-o",
+        "json",
+        KEY,
+        "not/aiven",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v[0]["stream"], "logs");
     assert_eq!(v[0]["partition"], 7);

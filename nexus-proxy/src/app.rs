@@ -55,7 +55,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let store = store::open(&config.backend).await?;
 
-    let frontend = Frontend::new(store, Grammars::new(config.grammars.clone()), Arc::clone(&metrics));
+    let frontend = Frontend::new(
+        store,
+        Grammars::new(config.grammars.clone()),
+        Arc::clone(&metrics),
+    );
     let mut builder = S3ServiceBuilder::new(frontend);
     builder.set_auth(SimpleAuth::from_single(
         config.credentials.access_key.clone(),
@@ -74,8 +78,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (shutdown, signal) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let grace = config.shutdown_grace;
-    tasks.spawn(serve::serve("s3", s3_listener, tls, edge, stopped(signal.clone()), grace));
-    tasks.spawn(serve::serve("admin", admin_listener, None, admin, stopped(signal), grace));
+    tasks.spawn(serve::serve(
+        "s3",
+        s3_listener,
+        tls,
+        edge,
+        stopped(signal.clone()),
+        grace,
+    ));
+    tasks.spawn(serve::serve(
+        "admin",
+        admin_listener,
+        None,
+        admin,
+        stopped(signal),
+        grace,
+    ));
 
     ready.set(true);
     info!(%s3_addr, %admin_addr, backend = %describe(&config.backend), tls = config.tls.is_some(), "Nexus worker serving.");
@@ -95,7 +113,8 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 }
 
 fn local_addr(l: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
-    l.local_addr().map_err(|source| StartError::Bind { addr, source })
+    l.local_addr()
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 async fn stopped(mut signal: watch::Receiver<bool>) {

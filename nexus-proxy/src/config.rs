@@ -255,10 +255,7 @@ fn client_credentials(
     }
 }
 
-fn tls_files(
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-) -> Result<Option<TlsFiles>, ConfigError> {
+fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsFiles>, ConfigError> {
     match (cert, key) {
         (None, None) => Ok(None),
         (Some(cert), Some(key)) => {
@@ -281,7 +278,10 @@ fn virtual_host_domains(domains: Vec<String>) -> Result<Vec<String>, ConfigError
             continue;
         }
         let valid = d.split('.').all(|label| {
-            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
         if !valid {
             return Err(err(format!(

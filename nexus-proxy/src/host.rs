@@ -55,7 +55,10 @@ mod tests {
     fn buckets_come_from_subdomains_only() {
         let vh = VirtualHosts::new(vec!["localhost".into(), "s3.nexus.test".into()]);
         assert_eq!(vh.bucket_of("logs.localhost:9000"), Some("logs"));
-        assert_eq!(vh.bucket_of("my.dotted.bucket.s3.nexus.test"), Some("my.dotted.bucket"));
+        assert_eq!(
+            vh.bucket_of("my.dotted.bucket.s3.nexus.test"),
+            Some("my.dotted.bucket")
+        );
         assert_eq!(vh.bucket_of("localhost:9000"), None);
         assert_eq!(vh.bucket_of("nexus-svc:9000"), None);
         assert_eq!(vh.bucket_of("127.0.0.1:9000"), None);

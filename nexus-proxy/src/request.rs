@@ -147,8 +147,11 @@ mod tests {
         let ids: std::collections::HashSet<String> =
             (0..10_000).map(|_| RequestId::next().to_string()).collect();
         assert_eq!(ids.len(), 10_000);
-        assert!(ids.iter().all(|s| s.len() == 16
-            && s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())));
+        assert!(ids.iter().all(|s| {
+            s.len() == 16
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        }));
     }
 
     #[test]

@@ -90,7 +90,11 @@ pub async fn serve<S, B>(
     }
 
     drop(listener);
-    info!(server = name, grace_s = grace.as_secs(), "Draining connections.");
+    info!(
+        server = name,
+        grace_s = grace.as_secs(),
+        "Draining connections."
+    );
     tokio::select! {
         () = graceful.shutdown() => info!(server = name, "All connections closed."),
         () = tokio::time::sleep(grace) => warn!(server = name, "Grace period over; closing remaining connections."),

@@ -25,7 +25,8 @@ pub struct Args {
 }
 
 fn parse_system(s: &str) -> Result<System, String> {
-    s.parse().map_err(|e: nexus_core::keys::UnknownSystem| e.to_string())
+    s.parse()
+        .map_err(|e: nexus_core::keys::UnknownSystem| e.to_string())
 }
 
 impl Args {

@@ -21,7 +21,8 @@ fn class(
 #[test]
 fn kafka_aiven_keys() {
     let g = KeyGrammar::new(System::Kafka).with_prefix("someprefix/");
-    let base = "someprefix/topic-MWJ6FHTfRYy67jzwZdeqSQ/7/00000000000000001234-tqimKeZwStOEOwRzT3L5oQ";
+    let base =
+        "someprefix/topic-MWJ6FHTfRYy67jzwZdeqSQ/7/00000000000000001234-tqimKeZwStOEOwRzT3L5oQ";
     for (suffix, kind) in [
         ("log", ObjectKind::Chunk),
         ("indexes", ObjectKind::Aux),
@@ -33,10 +34,17 @@ fn kafka_aiven_keys() {
         );
     }
     // Topic names with '-' and '.'; the topic id is the last 22 characters.
-    let k = "logs.app-eu-1-MWJ6FHTfRYy67jzwZdeqSQ/12/00000000000000000000-tqimKeZwStOEOwRzT3L5oQ.log";
+    let k =
+        "logs.app-eu-1-MWJ6FHTfRYy67jzwZdeqSQ/12/00000000000000000000-tqimKeZwStOEOwRzT3L5oQ.log";
     assert_eq!(
         KeyGrammar::new(System::Kafka).classify(k, None),
-        class(System::Kafka, ObjectKind::Chunk, Some("logs.app-eu-1"), Some(12), Some(0))
+        class(
+            System::Kafka,
+            ObjectKind::Chunk,
+            Some("logs.app-eu-1"),
+            Some(12),
+            Some(0)
+        )
     );
     // A prefix without '/' (concatenated with no separator).
     let g = KeyGrammar::new(System::Kafka).with_prefix("tiered");
@@ -44,7 +52,10 @@ fn kafka_aiven_keys() {
     assert_eq!(g.classify(k, None).stream.as_deref(), Some("t"));
     // Unknown prefix, no prefix configured: still recognised.
     let k = "a/b/t-MWJ6FHTfRYy67jzwZdeqSQ/3/00000000000000000009-tqimKeZwStOEOwRzT3L5oQ.indexes";
-    assert_eq!(KeyGrammar::new(System::Kafka).classify(k, None).kind, ObjectKind::Aux);
+    assert_eq!(
+        KeyGrammar::new(System::Kafka).classify(k, None).kind,
+        ObjectKind::Aux
+    );
     // Not Aiven: generic.
     let c = KeyGrammar::new(System::Kafka).classify("topic/7/segment.log", None);
     assert_eq!(c.system, System::Generic);
@@ -58,15 +69,39 @@ fn pulsar_keys_and_ledger_names() {
     let name = "public/default/persistent/orders-partition-3";
     assert_eq!(
         g.classify(&format!("{uuid}-ledger-42"), Some(name)),
-        class(System::Pulsar, ObjectKind::Chunk, Some("public/default/orders"), Some(3), Some(42))
+        class(
+            System::Pulsar,
+            ObjectKind::Chunk,
+            Some("public/default/orders"),
+            Some(3),
+            Some(42)
+        )
     );
     assert_eq!(
-        g.classify(&format!("{uuid}-ledger-42-index"), Some("t/ns/persistent/events")),
-        class(System::Pulsar, ObjectKind::Metadata, Some("t/ns/events"), None, Some(42))
+        g.classify(
+            &format!("{uuid}-ledger-42-index"),
+            Some("t/ns/persistent/events")
+        ),
+        class(
+            System::Pulsar,
+            ObjectKind::Metadata,
+            Some("t/ns/events"),
+            None,
+            Some(42)
+        )
     );
-    assert_eq!(g.classify(uuid, None), class(System::Pulsar, ObjectKind::Chunk, None, None, None));
-    assert_eq!(g.classify(&format!("{uuid}-index"), None).kind, ObjectKind::Metadata);
-    assert_eq!(g.classify(&format!("{uuid}-ledger-x"), None).system, System::Generic);
+    assert_eq!(
+        g.classify(uuid, None),
+        class(System::Pulsar, ObjectKind::Chunk, None, None, None)
+    );
+    assert_eq!(
+        g.classify(&format!("{uuid}-index"), None).kind,
+        ObjectKind::Metadata
+    );
+    assert_eq!(
+        g.classify(&format!("{uuid}-ledger-x"), None).system,
+        System::Generic
+    );
 }
 
 #[test]
@@ -76,9 +111,16 @@ fn pravega_chunks_and_system_objects() {
     let k = format!("/scope1/stream-a/5.#epoch.2.E-1-O-4194304.{uuid}");
     assert_eq!(
         g.classify(&k, None),
-        class(System::Pravega, ObjectKind::Chunk, Some("scope1/stream-a"), Some((2 << 32) | 5), Some(4_194_304))
+        class(
+            System::Pravega,
+            ObjectKind::Chunk,
+            Some("scope1/stream-a"),
+            Some((2 << 32) | 5),
+            Some(4_194_304)
+        )
     );
-    let txn = format!("/s/st/0.#epoch.0#transaction.0123456789abcdef0123456789abcdef.E-3-O-0.{uuid}");
+    let txn =
+        format!("/s/st/0.#epoch.0#transaction.0123456789abcdef0123456789abcdef.E-3-O-0.{uuid}");
     assert_eq!(g.classify(&txn, None).kind, ObjectKind::Chunk);
     for meta in [
         format!("/s/st/0.#epoch.0$attributes.index.E-1-O-0.{uuid}"),
@@ -88,13 +130,18 @@ fn pravega_chunks_and_system_objects() {
         "/scope/_tables/kvt/0.#epoch.0.E-1-O-0.x".to_owned(),
     ] {
         let c = g.classify(&meta, None);
-        assert_eq!((c.system, c.kind), (System::Pravega, ObjectKind::Metadata), "{meta}");
+        assert_eq!(
+            (c.system, c.kind),
+            (System::Pravega, ObjectKind::Metadata),
+            "{meta}"
+        );
     }
     // A configured prefix, with the `//` that a trailing '/' produces.
     let g = KeyGrammar::new(System::Pravega).with_prefix("/pravega/");
     let c = g.classify(&format!("/pravega/s/st/1.#epoch.0.E-1-O-8.{uuid}"), None);
     assert_eq!((c.kind, c.sequence), (ObjectKind::Chunk, Some(8)));
-    let c = KeyGrammar::new(System::Pravega).classify(&format!("/pravega/s/st/1.#epoch.0.E-1-O-8.{uuid}"), None);
+    let c = KeyGrammar::new(System::Pravega)
+        .classify(&format!("/pravega/s/st/1.#epoch.0.E-1-O-8.{uuid}"), None);
     assert_eq!(c.stream.as_deref(), Some("s/st"));
 }
 
@@ -102,12 +149,33 @@ fn pravega_chunks_and_system_objects() {
 fn redpanda_segments_and_manifests() {
     let g = KeyGrammar::new(System::Redpanda);
     assert_eq!(
-        g.classify("a1b2c3d4/kafka/orders/3_17/1000-1999-65536-5-v1.log.5", None),
-        class(System::Redpanda, ObjectKind::Chunk, Some("orders"), Some(3), Some(1000))
+        g.classify(
+            "a1b2c3d4/kafka/orders/3_17/1000-1999-65536-5-v1.log.5",
+            None
+        ),
+        class(
+            System::Redpanda,
+            ObjectKind::Chunk,
+            Some("orders"),
+            Some(3),
+            Some(1000)
+        )
     );
-    assert_eq!(g.classify("a1b2c3d4/kafka/orders/3_17/1000-5-v1.log", None).kind, ObjectKind::Chunk);
-    assert_eq!(g.classify("a1b2c3d4/kafka/orders/3_17/1000-5-v1.log.index", None).kind, ObjectKind::Aux);
-    assert_eq!(g.classify("a1b2c3d4/kafka/orders/3_17/1000-5-v1.log.5.tx", None).kind, ObjectKind::Aux);
+    assert_eq!(
+        g.classify("a1b2c3d4/kafka/orders/3_17/1000-5-v1.log", None)
+            .kind,
+        ObjectKind::Chunk
+    );
+    assert_eq!(
+        g.classify("a1b2c3d4/kafka/orders/3_17/1000-5-v1.log.index", None)
+            .kind,
+        ObjectKind::Aux
+    );
+    assert_eq!(
+        g.classify("a1b2c3d4/kafka/orders/3_17/1000-5-v1.log.5.tx", None)
+            .kind,
+        ObjectKind::Aux
+    );
     let labelled = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/ns2/t/0_1/0-1-v1.log";
     assert_eq!(g.classify(labelled, None).stream.as_deref(), Some("ns2/t"));
     for m in [
@@ -121,11 +189,17 @@ fn redpanda_segments_and_manifests() {
 #[test]
 fn generic_keys() {
     let g = KeyGrammar::new(System::Generic);
-    assert_eq!(g.classify("a/b/c", None), class(System::Generic, ObjectKind::Chunk, Some("a"), None, None));
+    assert_eq!(
+        g.classify("a/b/c", None),
+        class(System::Generic, ObjectKind::Chunk, Some("a"), None, None)
+    );
     assert_eq!(g.classify("//x//y", None).stream.as_deref(), Some("x"));
     assert_eq!(g.classify("flat", None).stream, None);
     assert_eq!(g.classify("", None).stream, None);
-    assert_eq!(g.classify("ünï cødé/#$", None).stream.as_deref(), Some("ünï cødé"));
+    assert_eq!(
+        g.classify("ünï cødé/#$", None).stream.as_deref(),
+        Some("ünï cødé")
+    );
 }
 
 #[test]

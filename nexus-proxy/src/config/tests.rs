@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 use clap::Parser;
 
 use super::*;
@@ -16,7 +17,9 @@ fn defaults_are_the_embedded_quickstart() {
     let c = parse(&[]).expect("defaults are valid");
     assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
     assert_eq!(c.admin_listen.to_string(), "127.0.0.1:9100");
-    assert!(matches!(c.backend, BackendConfig::Embedded { ref data_dir } if data_dir.ends_with("nexus-data")));
+    assert!(
+        matches!(c.backend, BackendConfig::Embedded { ref data_dir } if data_dir.ends_with("nexus-data"))
+    );
     assert!(c.credentials.quickstart);
     assert_eq!(c.credentials.access_key, QUICKSTART_ACCESS_KEY);
     assert_eq!(c.virtual_host_domains, vec!["localhost".to_owned()]);
@@ -27,37 +30,80 @@ fn defaults_are_the_embedded_quickstart() {
 fn s3_backend_needs_credentials_and_a_url() {
     let e = parse(&["--backend-endpoint", "http://127.0.0.1:9"]).unwrap_err();
     assert!(e.contains("--backend-access-key"), "{e}");
-    let e = parse(&["--backend-endpoint", "ftp://x", "--backend-access-key", "a", "--backend-secret-key", "b"]).unwrap_err();
+    let e = parse(&[
+        "--backend-endpoint",
+        "ftp://x",
+        "--backend-access-key",
+        "a",
+        "--backend-secret-key",
+        "b",
+    ])
+    .unwrap_err();
     assert!(e.contains("http:// or https://"), "{e}");
     let e = parse(&["--backend-access-key", "a"]).unwrap_err();
     assert!(e.contains("need --backend-endpoint"), "{e}");
     let c = parse(&[
-        "--backend-endpoint", "http://127.0.0.1:9", "--backend-access-key", "a",
-        "--backend-secret-key", "b", "--backend-path-style",
+        "--backend-endpoint",
+        "http://127.0.0.1:9",
+        "--backend-access-key",
+        "a",
+        "--backend-secret-key",
+        "b",
+        "--backend-path-style",
     ])
     .expect("valid");
-    assert!(matches!(c.backend, BackendConfig::S3 { path_style: true, .. }));
+    assert!(matches!(
+        c.backend,
+        BackendConfig::S3 {
+            path_style: true,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn credentials_come_in_pairs() {
-    assert!(parse(&["--access-key", "a"]).unwrap_err().contains("together"));
-    assert!(parse(&["--access-key", "", "--secret-key", ""]).unwrap_err().contains("empty"));
+    assert!(
+        parse(&["--access-key", "a"])
+            .unwrap_err()
+            .contains("together")
+    );
+    assert!(
+        parse(&["--access-key", "", "--secret-key", ""])
+            .unwrap_err()
+            .contains("empty")
+    );
     let c = parse(&["--access-key", "a", "--secret-key", "b"]).expect("valid");
     assert!(!c.credentials.quickstart);
 }
 
 #[test]
 fn tls_needs_both_existing_files() {
-    assert!(parse(&["--tls-cert", "/nonexistent.pem"]).unwrap_err().contains("together"));
-    let e = parse(&["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"]).unwrap_err();
+    assert!(
+        parse(&["--tls-cert", "/nonexistent.pem"])
+            .unwrap_err()
+            .contains("together")
+    );
+    let e = parse(&[
+        "--tls-cert",
+        "/nonexistent.pem",
+        "--tls-key",
+        "/nonexistent.key",
+    ])
+    .unwrap_err();
     assert!(e.contains("no such file"), "{e}");
 }
 
 #[test]
 fn listen_addresses_are_checked() {
     assert!(parse(&["--listen", "nope"]).is_err());
-    let e = parse(&["--listen", "127.0.0.1:9000", "--admin-listen", "127.0.0.1:9000"]).unwrap_err();
+    let e = parse(&[
+        "--listen",
+        "127.0.0.1:9000",
+        "--admin-listen",
+        "127.0.0.1:9000",
+    ])
+    .unwrap_err();
     assert!(e.contains("separate"), "{e}");
 }
 
@@ -68,14 +114,25 @@ fn key_grammars_parse_with_prefixes() {
     assert_eq!(c.grammars[0].0, "kafka-tiered");
     assert_eq!(c.grammars[0].1.system(), System::Kafka);
     assert_eq!(c.grammars[1].1.system(), System::Pulsar);
-    assert!(parse(&["--key-grammar", "b=kafak"]).unwrap_err().contains("kafak"));
-    assert!(parse(&["--key-grammar", "nobucket"]).unwrap_err().contains("BUCKET=SYSTEM"));
+    assert!(
+        parse(&["--key-grammar", "b=kafak"])
+            .unwrap_err()
+            .contains("kafak")
+    );
+    assert!(
+        parse(&["--key-grammar", "nobucket"])
+            .unwrap_err()
+            .contains("BUCKET=SYSTEM")
+    );
 }
 
 #[test]
 fn virtual_host_domains_are_validated() {
     let c = parse(&["--virtual-host-domain", "S3.Example.com.,localhost"]).expect("valid");
-    assert_eq!(c.virtual_host_domains, vec!["s3.example.com".to_owned(), "localhost".to_owned()]);
+    assert_eq!(
+        c.virtual_host_domains,
+        vec!["s3.example.com".to_owned(), "localhost".to_owned()]
+    );
     assert!(parse(&["--virtual-host-domain", "http://x"]).is_err());
     assert!(parse(&["--virtual-host-domain", "x:9000"]).is_err());
 }

@@ -6,6 +6,7 @@
 //! between classification and the store in later layers.
 
 mod classify;
+mod ingest;
 mod ops;
 
 pub use self::classify::Grammars;

@@ -4,6 +4,7 @@
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
+use super::ingest::{self, Verdict};
 use super::{Frontend, request_ctx, stamp};
 
 /// Metadata key under which Pulsar names the managed ledger (the stream).
@@ -38,6 +39,20 @@ macro_rules! s3_impl {
     };
 }
 
+/// Wraps the request body of a write in checksum verification ([`ingest`]).
+fn verified<T>(
+    mut req: S3Request<T>,
+    body: impl FnOnce(&mut T) -> &mut Option<StreamingBlob>,
+) -> S3Result<(S3Request<T>, Verdict)> {
+    let ctx = request_ctx(&req);
+    let slot = body(&mut req.input);
+    let (wrapped, verdict) =
+        ingest::verify(slot.take(), &req.headers, req.trailing_headers.clone())
+            .map_err(|e| stamp(ctx.as_deref(), e))?;
+    *slot = wrapped;
+    Ok((req, verdict))
+}
+
 /// The Pulsar stream name a write carries in its user metadata.
 fn managed_ledger_name(metadata: Option<&Metadata>) -> Option<&str> {
     metadata?
@@ -64,7 +79,6 @@ s3_impl! {
         head_object(HeadObjectInput) -> HeadObjectOutput;
         delete_object(DeleteObjectInput) -> DeleteObjectOutput;
         copy_object(CopyObjectInput) -> CopyObjectOutput;
-        upload_part(UploadPartInput) -> UploadPartOutput;
         upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
         list_parts(ListPartsInput) -> ListPartsOutput;
         complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
@@ -85,10 +99,24 @@ s3_impl! {
             managed_ledger_name(input.metadata.as_ref()),
         );
         let ctx = request_ctx(&req);
+        let (req, verdict) = verified(req, |i| &mut i.body)?;
         self.store
             .put_object(req)
             .await
-            .map_err(|e| stamp(ctx.as_deref(), e))
+            .map_err(|e| stamp(ctx.as_deref(), verdict.explain(e)))
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        let (req, verdict) = verified(req, |i| &mut i.body)?;
+        self.store
+            .upload_part(req)
+            .await
+            .map_err(|e| stamp(ctx.as_deref(), verdict.explain(e)))
     }
 
     async fn create_multipart_upload(
