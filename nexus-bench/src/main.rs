@@ -1,1 +1,226 @@
-fn main() {}
+//! `nexus-bench`: command-line wiring.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use nexus_bench::backend::{self, Backend};
+use nexus_bench::client::{self, ClientOptions};
+use nexus_bench::load::{self, LoadSpec, Op};
+use nexus_bench::matrix::{self, RunOptions};
+use nexus_bench::units::{format_size, parse_size};
+use nexus_bench::{check, procs, procstat};
+
+/// Benchmarks for Nexus: an in-memory S3 backend, a load client and the proxy-vs-direct matrix.
+#[derive(Debug, Parser)]
+#[command(name = "nexus-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve the in-memory S3 backend until killed.
+    Backend {
+        #[arg(long, default_value = "127.0.0.1:9900")]
+        listen: SocketAddr,
+        /// Exit when the parent process goes away (used by `run`).
+        #[arg(long)]
+        exit_with_parent: bool,
+    },
+    /// Run one load (PUTs or GETs of one size) against an endpoint.
+    Load(LoadArgs),
+    /// Correctness checks (sizes, ranges, 404/416, aws-chunked PUT) against an endpoint.
+    Check(EndpointArgs),
+    /// Start backend and proxy, run the matrix direct vs proxied, write a Markdown report.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct EndpointArgs {
+    /// S3 endpoint URL, e.g. http://127.0.0.1:9900.
+    #[arg(long)]
+    endpoint: String,
+    #[arg(long, default_value = "bench")]
+    bucket: String,
+    #[arg(long, default_value = procs::ACCESS_KEY)]
+    access_key: String,
+    #[arg(long, default_value = procs::SECRET_KEY)]
+    secret_key: String,
+}
+
+#[derive(Debug, Args)]
+struct LoadArgs {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+    #[arg(long, value_enum)]
+    op: Op,
+    /// Object size: bytes, or with KiB/MiB/GiB.
+    #[arg(long, value_parser = parse_size)]
+    size: u64,
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    #[arg(long)]
+    requests: u64,
+    /// Stop issuing requests after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    duration_secs: u64,
+    /// Let the SDK add CRC32 checksums to PUTs (aws-chunked bodies with a trailer).
+    #[arg(long)]
+    checksums: bool,
+    /// Create the bucket first.
+    #[arg(long)]
+    create_bucket: bool,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// About one minute instead of about ten (smaller cells, 256 MiB memory-scenario objects).
+    #[arg(long)]
+    quick: bool,
+    /// The proxy binary (default: `nexus-proxy` next to this executable).
+    #[arg(long)]
+    proxy_bin: Option<PathBuf>,
+    /// Write the Markdown report here (default: stdout).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Operations of the matrix.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["put", "get"])]
+    ops: Vec<Op>,
+    /// Object sizes of the matrix.
+    #[arg(long, value_delimiter = ',', value_parser = parse_size,
+          default_values = ["4KiB", "1MiB", "8MiB", "64MiB"])]
+    sizes: Vec<u64>,
+    /// Concurrencies of the matrix.
+    #[arg(long, value_delimiter = ',', default_values = ["1", "8", "16"])]
+    concurrency: Vec<usize>,
+    /// Skip the 16 x 1 GiB memory scenario.
+    #[arg(long)]
+    skip_memory: bool,
+    /// Object size of the memory scenario.
+    #[arg(long, value_parser = parse_size)]
+    memory_object_size: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Backend {
+            listen,
+            exit_with_parent,
+        } => serve_backend(listen, exit_with_parent).await,
+        Cmd::Load(args) => run_load(args).await,
+        Cmd::Check(args) => run_check(args).await,
+        Cmd::Run(args) => {
+            matrix::run(RunOptions {
+                quick: args.quick,
+                proxy_bin: args.proxy_bin,
+                out: args.out,
+                ops: args.ops,
+                sizes: args.sizes,
+                concurrency: args.concurrency,
+                skip_memory: args.skip_memory,
+                memory_object_size: args.memory_object_size,
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            })
+            .await
+        }
+    }
+}
+
+async fn serve_backend(listen: SocketAddr, exit_with_parent: bool) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    // The orchestrator reads this line to learn the port.
+    println!("{} {addr}", procs::LISTENING);
+    if exit_with_parent {
+        let me = std::process::id();
+        let parent = procstat::parent_pid(me)?;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if procstat::parent_pid(me).ok() != Some(parent) {
+                    std::process::exit(0);
+                }
+            }
+        });
+    }
+    tokio::select! {
+        () = backend::serve(listener, Arc::new(Backend::default())) => Ok(()),
+        r = tokio::signal::ctrl_c() => r.context("waiting for ctrl-c"),
+    }
+}
+
+fn client_for(e: &EndpointArgs, checksums: bool) -> aws_sdk_s3::Client {
+    client::build(&ClientOptions {
+        endpoint: e.endpoint.clone(),
+        access_key: e.access_key.clone(),
+        secret_key: e.secret_key.clone(),
+        checksums,
+    })
+}
+
+async fn run_load(args: LoadArgs) -> anyhow::Result<()> {
+    let client = client_for(&args.endpoint, args.checksums);
+    let bucket = args.endpoint.bucket.clone();
+    if args.create_bucket {
+        client
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "CreateBucket: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                )
+            })?;
+    }
+    load::warm_up(&client, &bucket, args.concurrency).await;
+    let spec = LoadSpec {
+        op: args.op,
+        bucket,
+        size: args.size,
+        concurrency: args.concurrency,
+        requests: args.requests,
+        max_duration: Duration::from_secs(args.duration_secs),
+    };
+    let result = load::run(&client, &spec).await;
+    println!(
+        "{} {} x{} -> {}: {result}",
+        spec.op,
+        format_size(spec.size),
+        spec.concurrency,
+        args.endpoint.endpoint
+    );
+    if result.errors > 0 {
+        bail!("{} requests failed", result.errors);
+    }
+    Ok(())
+}
+
+async fn run_check(args: EndpointArgs) -> anyhow::Result<()> {
+    let plain = client_for(&args, false);
+    let chunked = client_for(&args, true);
+    let mut failed = 0;
+    for o in check::run(&plain, &chunked, &args.bucket).await {
+        match o.result {
+            Ok(()) => println!("ok      {}", o.name),
+            Err(e) => {
+                failed += 1;
+                println!("FAILED  {}: {e:#}", o.name);
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} checks failed");
+    }
+    Ok(())
+}

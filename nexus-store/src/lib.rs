@@ -6,5 +6,6 @@
 //!   configured (a single `nexus-proxy` is then a complete S3 server);
 //! - [`s3::S3Backend`]: any S3 endpoint through `aws-sdk-s3`.
 
+pub mod checksum;
 pub mod local;
 pub mod s3;

@@ -1,0 +1,19 @@
+//! nexus-bench: an in-memory S3 backend, an aws-sdk-s3 load client and the orchestrator that
+//! measures Nexus against the backend directly, in the same run. A command, not a test.
+
+pub mod backend;
+pub mod check;
+pub mod chunked;
+pub mod client;
+pub mod load;
+pub mod machine;
+pub mod matrix;
+pub mod ops;
+pub mod pattern;
+pub mod procs;
+pub mod procstat;
+pub mod range;
+pub mod report;
+pub mod stats;
+pub mod units;
+pub mod xml;
