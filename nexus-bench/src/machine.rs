@@ -7,6 +7,8 @@ pub struct Machine {
     pub cpu_model: String,
     pub kernel: String,
     pub mem_total: String,
+    /// /proc/loadavg's 1/5/15-minute averages when probed (other work on the machine).
+    pub load_avg: String,
 }
 
 impl Machine {
@@ -34,6 +36,14 @@ impl Machine {
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned()),
             mem_total,
+            load_avg: load_avg(),
         }
     }
+}
+
+/// The 1, 5 and 15-minute load averages, as /proc/loadavg shows them.
+pub fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }

@@ -47,14 +47,14 @@ const MEMORY_OBJECTS: usize = 16;
 
 /// Request count and time cap of one measurement.
 fn budget(size: u64, quick: bool) -> (u64, Duration) {
-    // Full: about 8 GiB (or 8 s) per measurement; quick: about 1/10 of that.
+    // Full: about 16 GiB (or 10 s) per measurement; quick: 1 GiB (or 1.5 s).
     let (bytes, cap) = if quick {
-        (512 * MIB, Duration::from_millis(750))
+        (GIB, Duration::from_millis(1500))
     } else {
-        (8 * GIB, Duration::from_secs(8))
+        (16 * GIB, Duration::from_secs(10))
     };
     let requests = if size <= 64 * KIB {
-        if quick { 5_000 } else { 60_000 }
+        if quick { 10_000 } else { 60_000 }
     } else {
         (bytes / size).max(16)
     };
@@ -120,6 +120,7 @@ impl Procs {
 /// Runs everything and writes the report.
 pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let started = Instant::now();
+    let load_before = crate::machine::load_avg();
     let exe = std::env::current_exe().context("locating nexus-bench")?;
     let proxy_bin = match &opts.proxy_bin {
         Some(p) => p.clone(),
@@ -261,6 +262,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         command: opts.command_line.clone(),
         quick: opts.quick,
         machine: Machine::probe(),
+        load_before,
         proxy_bin: proxy_bin.display().to_string(),
         proxy_idle_rss_kib,
         checks,

@@ -27,6 +27,8 @@ pub struct Report {
     pub command: String,
     pub quick: bool,
     pub machine: Machine,
+    /// Load averages before the run started.
+    pub load_before: String,
     pub proxy_bin: String,
     pub proxy_idle_rss_kib: Option<u64>,
     pub checks: Vec<CheckLine>,
@@ -113,6 +115,12 @@ fn render_into(s: &mut String, r: &Report) -> std::fmt::Result {
         s,
         "- Machine: {} CPUs (nproc), {}, {} RAM, Linux {}",
         m.nproc, m.cpu_model, m.mem_total, m.kernel
+    )?;
+    writeln!(
+        s,
+        "- Load average (1/5/15 min) before the run: {}; after: {} (other work on the machine \
+         skews the numbers)",
+        r.load_before, m.load_avg
     )?;
     writeln!(
         s,

@@ -9,9 +9,8 @@ use nexus_bench::load::{self, LoadSpec, Op};
 use nexus_bench::{backend, check, ops};
 
 async fn start() -> SocketAddr {
-    let (addr, _task) = backend::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (addr, _task) = backend::start(any_port).await.expect("backend starts");
     addr
 }
 

@@ -54,7 +54,10 @@ impl LocalStore {
         })
     }
 
-    pub(crate) async fn head_bucket_impl(&self, input: HeadBucketInput) -> Result<HeadBucketOutput> {
+    pub(crate) async fn head_bucket_impl(
+        &self,
+        input: HeadBucketInput,
+    ) -> Result<HeadBucketOutput> {
         self.require_bucket(input.bucket).await?;
         Ok(HeadBucketOutput::default())
     }

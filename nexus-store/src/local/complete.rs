@@ -5,8 +5,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use s3s::dto::{
-    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CompletedPart, ETag,
-    ETagCondition,
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CompletedPart, ETag, ETagCondition,
 };
 
 use super::error::{Error, Result};
@@ -33,6 +32,8 @@ struct Request {
     upload_id: String,
     parts: Vec<(u32, CompletedPart)>,
     object_size: Option<i64>,
+    /// Whole-object checksums the client sent with the request.
+    expected: Vec<(ChecksumAlgorithm, String)>,
     if_match: Option<ETagCondition>,
     if_none_match: Option<ETagCondition>,
 }
@@ -81,8 +82,13 @@ fn attempt(inner: &Inner, req: &Request) -> Result<Option<(ObjectRecord, String)
     let (upload, stored): (UploadRecord, HashMap<u32, PartRecord>) = {
         let txn = inner.db.begin_read()?;
         index::require_bucket(&txn.open_table(BUCKETS)?, &req.bucket)?;
-        let upload = index::upload(&txn.open_table(UPLOADS)?, &req.bucket, &req.key, &req.upload_id)?
-            .ok_or(Error::NoSuchUpload)?;
+        let upload = index::upload(
+            &txn.open_table(UPLOADS)?,
+            &req.bucket,
+            &req.key,
+            &req.upload_id,
+        )?
+        .ok_or(Error::NoSuchUpload)?;
         let parts = index::parts(&txn.open_table(PARTS)?, &req.upload_id)?;
         (upload, parts.into_iter().collect())
     };
@@ -133,6 +139,21 @@ fn attempt(inner: &Inner, req: &Request) -> Result<Option<(ObjectRecord, String)
             }),
         None => None,
     };
+    for (a, value) in &req.expected {
+        let ours = checksum
+            .as_ref()
+            .filter(|c| c.algorithm() == Some(*a))
+            .map(|c| c.value.as_str());
+        // A composite value may be sent with or without its `-<parts>` suffix.
+        if let Some(ours) = ours
+            && ours != value
+            && ours.split('-').next() != Some(value.as_str())
+        {
+            return Err(Error::BadDigest(format!(
+                "The {a} you specified did not match the calculated checksum."
+            )));
+        }
+    }
     let record = ObjectRecord {
         blob: name,
         size: total,
@@ -155,7 +176,11 @@ fn attempt(inner: &Inner, req: &Request) -> Result<Option<(ObjectRecord, String)
     let committed = commit_object(inner, object, Some(blob), |txn| {
         let mut uploads = txn.open_table(UPLOADS)?;
         if uploads
-            .remove((req.bucket.as_str(), req.key.as_str(), req.upload_id.as_str()))?
+            .remove((
+                req.bucket.as_str(),
+                req.key.as_str(),
+                req.upload_id.as_str(),
+            ))?
             .is_none()
         {
             return Err(Error::NoSuchUpload);
@@ -167,7 +192,9 @@ fn attempt(inner: &Inner, req: &Request) -> Result<Option<(ObjectRecord, String)
             .any(|(n, p)| now.get(n).is_none_or(|q| q.file != p.file))
         {
             changed.set(true);
-            return Err(Error::Inconsistent("parts changed during completion".into()));
+            return Err(Error::Inconsistent(
+                "parts changed during completion".into(),
+            ));
         }
         drop_parts(txn, &req.upload_id)
     });
@@ -213,6 +240,16 @@ impl LocalStore {
             upload_id: input.upload_id,
             parts,
             object_size: input.mpu_object_size,
+            expected: [
+                (ChecksumAlgorithm::Crc32, input.checksum_crc32),
+                (ChecksumAlgorithm::Crc32c, input.checksum_crc32c),
+                (ChecksumAlgorithm::Crc64Nvme, input.checksum_crc64nvme),
+                (ChecksumAlgorithm::Sha1, input.checksum_sha1),
+                (ChecksumAlgorithm::Sha256, input.checksum_sha256),
+            ]
+            .into_iter()
+            .filter_map(|(a, v)| v.map(|v| (a, v)))
+            .collect(),
             if_match: input.if_match,
             if_none_match: input.if_none_match,
         };

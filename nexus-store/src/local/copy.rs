@@ -3,8 +3,7 @@
 use std::fs::File;
 
 use s3s::dto::{
-    CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource, ETag, ETagCondition,
-    Timestamp,
+    CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource, ETag, ETagCondition, Timestamp,
 };
 
 use super::conditions::{self, Conditions};
@@ -84,7 +83,10 @@ impl LocalStore {
         Ok((record, file))
     }
 
-    pub(crate) async fn copy_object_impl(&self, input: CopyObjectInput) -> Result<CopyObjectOutput> {
+    pub(crate) async fn copy_object_impl(
+        &self,
+        input: CopyObjectInput,
+    ) -> Result<CopyObjectOutput> {
         let replace_metadata = replace(
             input.metadata_directive.as_ref().map(|d| d.as_str()),
             "metadata",

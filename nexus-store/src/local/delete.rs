@@ -1,8 +1,8 @@
 //! DeleteObject (idempotent) and DeleteObjects (quiet mode, per-key errors).
 
 use s3s::dto::{
-    DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput,
-    DeletedObject, ETagCondition, Error as KeyError,
+    DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject,
+    ETagCondition, Error as KeyError,
 };
 
 use super::LocalStore;
@@ -31,7 +31,9 @@ impl LocalStore {
         if let Some(v) = input.version_id.as_deref()
             && v != "null"
         {
-            return Err(Error::InvalidArgument("Invalid version id specified".into()));
+            return Err(Error::InvalidArgument(
+                "Invalid version id specified".into(),
+            ));
         }
         let targets = vec![Target {
             key: input.key,
@@ -99,11 +101,7 @@ impl LocalStore {
 
     /// Deletes keys in one transaction; a missing key is a success. Returns one result per key;
     /// fails as a whole only for a missing bucket or a store failure.
-    async fn delete_keys(
-        &self,
-        bucket: String,
-        targets: Vec<Target>,
-    ) -> Result<Vec<Result<()>>> {
+    async fn delete_keys(&self, bucket: String, targets: Vec<Target>) -> Result<Vec<Result<()>>> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
             let mut results = Vec::with_capacity(targets.len());

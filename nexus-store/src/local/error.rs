@@ -30,7 +30,9 @@ pub enum Error {
     #[error("The specified version does not exist.")]
     NoSuchVersion,
     /// The upload id is unknown (never existed, completed or aborted).
-    #[error("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")]
+    #[error(
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+    )]
     NoSuchUpload,
     /// CompleteMultipartUpload names a part that is missing or has another ETag/checksum.
     #[error("{0}")]
@@ -103,7 +105,7 @@ pub enum Error {
     },
     /// The redb index failed.
     #[error("index: {0}")]
-    Index(#[from] redb::Error),
+    Index(Box<redb::Error>),
     /// A stored record does not decode.
     #[error("index record: {0}")]
     Record(#[from] serde_json::Error),
@@ -137,12 +139,13 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for Error {
             fn from(e: $t) -> Self {
-                Self::Index(redb::Error::from(e))
+                Self::Index(Box::new(redb::Error::from(e)))
             }
         }
     )*};
 }
 from_redb!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
@@ -194,9 +197,11 @@ impl From<Error> for S3Error {
             Error::EntityTooSmall => coded(S3ErrorCode::EntityTooSmall, message),
             Error::EntityTooLarge(_) => coded(S3ErrorCode::EntityTooLarge, message),
             Error::InvalidRange => coded(S3ErrorCode::InvalidRange, message),
-            Error::InvalidPartNumber => {
-                custom("InvalidPartNumber", StatusCode::RANGE_NOT_SATISFIABLE, message)
-            }
+            Error::InvalidPartNumber => custom(
+                "InvalidPartNumber",
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                message,
+            ),
             Error::PreconditionFailed => coded(S3ErrorCode::PreconditionFailed, message),
             Error::NotModified {
                 etag,

@@ -13,17 +13,14 @@ use futures::{Stream, StreamExt as _};
 use s3s::dto::StreamingBlob;
 use s3s::stream::{ByteStream, RemainingLength};
 use s3s::{S3Error, S3ErrorCode, StdError};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::{Error, Result};
 use crate::checksum::{BodyDigests, Digests};
 
-/// Size of one read when serving or copying a file.
+/// Size of one read when serving or copying a file, and of one batch of a request body written
+/// to a file.
 pub(crate) const CHUNK: usize = 512 * 1024;
-
-/// Request-body chunks queued between the network and the file writer.
-const QUEUE: usize = 8;
 
 /// A fresh, unique file name.
 pub(crate) fn new_name() -> String {
@@ -80,6 +77,11 @@ impl Drop for PendingFile {
     }
 }
 
+/// Removes a pending file on the blocking pool (rather than in `Drop` on the reactor).
+pub(crate) async fn discard(file: PendingFile) {
+    let _ = tokio::task::spawn_blocking(move || drop(file)).await;
+}
+
 /// fsyncs a directory so the entries created in it survive a crash. Blocking.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
@@ -102,13 +104,39 @@ pub(crate) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))
 }
 
-enum Msg {
-    Data(Bytes),
-    End,
+/// A file being written and the digests of what went into it.
+struct Sink {
+    pending: PendingFile,
+    file: File,
+    digests: BodyDigests,
 }
 
-/// Streams a request body into a new file at `path`, hashing it on the blocking side, and fsyncs
-/// it. The file is removed again on any failure, or if this future is dropped.
+impl Sink {
+    /// Hashes and appends a batch of chunks. Blocking.
+    fn write(mut self, batch: Vec<Bytes>) -> Result<Self> {
+        for chunk in batch {
+            self.digests.update(&chunk);
+            self.file
+                .write_all(&chunk)
+                .map_err(|e| Error::io(format!("writing {}", self.pending.path().display()), e))?;
+        }
+        Ok(self)
+    }
+
+    /// fsyncs the file. Blocking.
+    fn finish(self) -> Result<(PendingFile, Digests)> {
+        self.file
+            .sync_all()
+            .map_err(|e| Error::io(format!("syncing {}", self.pending.path().display()), e))?;
+        Ok((self.pending, self.digests.finish()))
+    }
+}
+
+/// Streams a request body into a new file at `path`, hashing it, and fsyncs it. The body is
+/// gathered into batches of about [`CHUNK`]; each batch is hashed and written by one blocking
+/// task while the next one is received, so at most two batches are in memory and no thread
+/// waits on the network. The file is removed again on any failure, or if this future is
+/// dropped (the [`PendingFile`] travels with the batches).
 ///
 /// `max_len` caps the body (EntityTooLarge beyond it).
 pub(crate) async fn write_body(
@@ -117,57 +145,57 @@ pub(crate) async fn write_body(
     digests: BodyDigests,
     max_len: u64,
 ) -> Result<(PendingFile, Digests)> {
-    let (tx, mut rx) = mpsc::channel::<Msg>(QUEUE);
-    let writer = tokio::task::spawn_blocking(move || -> Result<(PendingFile, Digests)> {
-        let (pending, mut file) = PendingFile::create(path)?;
-        let mut digests = digests;
-        loop {
-            match rx.blocking_recv() {
-                Some(Msg::Data(chunk)) => {
-                    digests.update(&chunk);
-                    file.write_all(&chunk).map_err(|e| {
-                        Error::io(format!("writing {}", pending.path().display()), e)
-                    })?;
-                }
-                Some(Msg::End) => break,
-                // The request failed or was dropped: `pending` removes the file.
-                None => return Err(Error::IncompleteBody("request aborted".into())),
-            }
-        }
-        file.sync_all()
-            .map_err(|e| Error::io(format!("syncing {}", pending.path().display()), e))?;
-        Ok((pending, digests.finish()))
-    });
-
+    let sink = tokio::task::spawn_blocking(move || {
+        PendingFile::create(path).map(|(pending, file)| Sink {
+            pending,
+            file,
+            digests,
+        })
+    })
+    .await??;
+    // Exactly one of `idle` and `writing` holds the sink.
+    let mut idle = Some(sink);
+    let mut writing: Option<JoinHandle<Result<Sink>>> = None;
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0_usize;
     let mut received = 0_u64;
-    let fed: Result<()> = loop {
-        match body.next().await {
-            Some(Ok(chunk)) => {
-                received += chunk.len() as u64;
-                if received > max_len {
-                    break Err(Error::EntityTooLarge(
-                        "Your proposed upload exceeds the maximum allowed size".into(),
-                    ));
-                }
-                if chunk.is_empty() {
-                    continue;
-                }
-                if tx.send(Msg::Data(chunk)).await.is_err() {
-                    break Ok(()); // the writer failed; its error is reported below
-                }
+    loop {
+        let chunk = match body.next().await {
+            Some(Ok(chunk)) => Some(chunk),
+            Some(Err(e)) => return Err(body_error(e)),
+            None => None,
+        };
+        let end = chunk.is_none();
+        if let Some(chunk) = chunk {
+            received += chunk.len() as u64;
+            if received > max_len {
+                return Err(Error::EntityTooLarge(
+                    "Your proposed upload exceeds the maximum allowed size".into(),
+                ));
             }
-            Some(Err(e)) => break Err(body_error(e)),
-            None => {
-                // A failed writer has dropped the receiver; its error is reported below.
-                let _ = tx.send(Msg::End).await;
-                break Ok(());
-            }
+            batched += chunk.len();
+            batch.push(chunk);
         }
+        if batched >= CHUNK || (end && !batch.is_empty()) {
+            let sink = match (idle.take(), writing.take()) {
+                (Some(sink), _) => sink,
+                (None, Some(task)) => task.await??,
+                (None, None) => return Err(Error::Inconsistent("lost the body writer".into())),
+            };
+            let full = std::mem::take(&mut batch);
+            batched = 0;
+            writing = Some(tokio::task::spawn_blocking(move || sink.write(full)));
+        }
+        if end {
+            break;
+        }
+    }
+    let sink = match (idle.take(), writing.take()) {
+        (Some(sink), _) => sink,
+        (None, Some(task)) => task.await??,
+        (None, None) => return Err(Error::Inconsistent("lost the body writer".into())),
     };
-    drop(tx);
-    let written = writer.await?;
-    fed?;
-    written
+    tokio::task::spawn_blocking(move || sink.finish()).await?
 }
 
 /// Maps a failure of the request body stream to S3's answer.
@@ -299,9 +327,7 @@ impl Stream for FileStream {
 
 impl ByteStream for FileStream {
     fn remaining_length(&self) -> RemainingLength {
-        usize::try_from(self.remaining).map_or_else(
-            |_| RemainingLength::unknown(),
-            RemainingLength::new_exact,
-        )
+        usize::try_from(self.remaining)
+            .map_or_else(|_| RemainingLength::unknown(), RemainingLength::new_exact)
     }
 }

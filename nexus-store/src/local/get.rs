@@ -39,7 +39,8 @@ fn slice(record: &ObjectRecord, range: Option<&Range>, part_number: Option<i32>)
         parts_count: None,
         whole: true,
     };
-    let content_range = |start: u64, len: u64| Some(format!("bytes {start}-{}/{size}", start + len - 1));
+    let content_range =
+        |start: u64, len: u64| Some(format!("bytes {start}-{}/{size}", start + len - 1));
     match (range, part_number) {
         (Some(_), Some(_)) => Err(Error::InvalidRequest(
             "Cannot specify both Range header and partNumber query parameter".into(),
@@ -81,7 +82,11 @@ fn slice(record: &ObjectRecord, range: Option<&Range>, part_number: Option<i32>)
             Ok(Slice {
                 start,
                 len,
-                content_range: if len == 0 { None } else { content_range(start, len) },
+                content_range: if len == 0 {
+                    None
+                } else {
+                    content_range(start, len)
+                },
                 parts_count: i32::try_from(record.parts.len()).ok(),
                 whole: record.parts.len() == 1,
             })
@@ -94,7 +99,7 @@ fn checksum_enabled(mode: Option<&ChecksumMode>) -> bool {
 }
 
 impl LocalStore {
-    /// Looks an object up. Blocking-free wrapper around a read transaction.
+    /// Looks an object up (NoSuchBucket, NoSuchKey).
     pub(crate) async fn lookup(&self, bucket: String, key: String) -> Result<ObjectRecord> {
         self.run(move |inner| {
             let txn = inner.db.begin_read()?;
@@ -105,7 +110,7 @@ impl LocalStore {
     }
 
     /// Looks an object up and opens its blob, retrying if a concurrent write replaced it in
-    /// between. `missing_bucket` is the error for an unknown bucket.
+    /// between (the new record then names the new blob).
     pub(crate) async fn open_object(
         &self,
         bucket: String,

@@ -12,6 +12,9 @@ use super::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
 /// Format version of the index, in [`META`] under `format`.
 const FORMAT_VERSION: u64 = 1;
 
+/// redb's page cache (its default is 1 GiB; the index is small and the OS caches the file).
+const CACHE_SIZE: usize = 64 * 1024 * 1024;
+
 /// `meta`: `format` → [`FORMAT_VERSION`].
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// `buckets`: name → [`BucketRecord`].
@@ -26,7 +29,9 @@ pub(crate) const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::n
 
 /// Opens (or creates) the index and makes sure every table exists.
 pub(crate) fn open(path: &Path) -> Result<Database> {
-    let db = Database::create(path)?;
+    let db = Database::builder()
+        .set_cache_size(CACHE_SIZE)
+        .create(path)?;
     let txn = db.begin_write()?;
     {
         let mut meta = txn.open_table(META)?;
@@ -83,7 +88,10 @@ pub(crate) fn object(
     bucket: &str,
     key: &str,
 ) -> Result<Option<ObjectRecord>> {
-    table.get((bucket, key))?.map(|v| decode(v.value())).transpose()
+    table
+        .get((bucket, key))?
+        .map(|v| decode(v.value()))
+        .transpose()
 }
 
 /// The upload record, if the upload exists for this bucket and key.

@@ -48,7 +48,12 @@ pub(crate) struct Pager<'a, T> {
 }
 
 impl<'a, T> Pager<'a, T> {
-    pub(crate) fn new(prefix: &'a str, delimiter: Option<&'a str>, after: &'a str, max: usize) -> Self {
+    pub(crate) fn new(
+        prefix: &'a str,
+        delimiter: Option<&'a str>,
+        after: &'a str,
+        max: usize,
+    ) -> Self {
         Self {
             prefix,
             delimiter: delimiter.filter(|d| !d.is_empty()),
@@ -239,7 +244,10 @@ impl LocalStore {
             .await
     }
 
-    pub(crate) async fn list_objects_impl(&self, input: ListObjectsInput) -> Result<ListObjectsOutput> {
+    pub(crate) async fn list_objects_impl(
+        &self,
+        input: ListObjectsInput,
+    ) -> Result<ListObjectsOutput> {
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = page_size(input.max_keys, "max-keys")?;
         let page = self

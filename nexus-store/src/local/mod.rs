@@ -8,10 +8,13 @@
 //!   keys that are prefixes of each other (`a`, `a/b`) all just work, and a LIST is a range scan.
 //! - **Data**: immutable files with fresh UUID names, `blobs/<uuid>` for objects and
 //!   `uploads/<upload-id>/<uuid>` for parts. A write streams the body into a new file (hashing
-//!   it on the way), fsyncs the file and its directory, then commits one index transaction that
-//!   points at it, and only then answers; the file it replaced is unlinked after the commit.
-//!   Because a file is referenced only once committed and never changes afterwards, a reader
-//!   never sees a torn object and concurrent writers of one key resolve to the last commit.
+//!   it on the way, in ~512 KiB batches on the blocking pool), verifies Content-MD5 and
+//!   checksums, fsyncs the file and its directory, then commits one index transaction that
+//!   points at it (checking If-Match / If-None-Match inside it), and only then answers; the
+//!   file it replaced is unlinked after the commit. A fresh name needs no temp-and-rename: a
+//!   file no record references is garbage by definition. Because a file is referenced only
+//!   once committed and never changes afterwards, a reader never sees a torn object and
+//!   concurrent writers of one key resolve to the last commit.
 //! - **Reads** look the record up and open its file in one blocking step; if a concurrent
 //!   commit unlinked the file in between, the lookup is retried. The body is then served from
 //!   the open file in 512 KiB reads, so memory per request stays bounded.

@@ -179,7 +179,11 @@ impl LocalStore {
         let number = part_number(input.part_number)?;
         check_announced(input.content_length)?;
         let upload = self
-            .upload_record(input.bucket.clone(), input.key.clone(), input.upload_id.clone())
+            .upload_record(
+                input.bucket.clone(),
+                input.key.clone(),
+                input.upload_id.clone(),
+            )
             .await?;
         let also = upload.algorithm();
         let check = BodyCheck::new(
@@ -196,8 +200,15 @@ impl LocalStore {
             MAX_OBJECT_PART,
         )
         .await?;
-        check_length(input.content_length, digests.len)?;
-        let kept = check.verify(&digests, trailing_headers.as_ref())?;
+        let verified = check_length(input.content_length, digests.len)
+            .and_then(|()| check.verify(&digests, trailing_headers.as_ref()));
+        let kept = match verified {
+            Ok(kept) => kept,
+            Err(e) => {
+                files::discard(file).await;
+                return Err(e);
+            }
+        };
         let etag = digests.md5_hex();
         let record = PartRecord {
             file: name,
@@ -227,7 +238,11 @@ impl LocalStore {
     ) -> Result<UploadPartCopyOutput> {
         let number = part_number(input.part_number)?;
         let upload = self
-            .upload_record(input.bucket.clone(), input.key.clone(), input.upload_id.clone())
+            .upload_record(
+                input.bucket.clone(),
+                input.key.clone(),
+                input.upload_id.clone(),
+            )
             .await?;
         let conds = SourceConditions {
             if_match: input.copy_source_if_match.clone(),
@@ -295,7 +310,10 @@ impl LocalStore {
             {
                 index::require_bucket(&txn.open_table(BUCKETS)?, &bucket)?;
                 let mut uploads = txn.open_table(UPLOADS)?;
-                if uploads.remove((bucket.as_str(), key.as_str(), id.as_str()))?.is_none() {
+                if uploads
+                    .remove((bucket.as_str(), key.as_str(), id.as_str()))?
+                    .is_none()
+                {
                     return Err(Error::NoSuchUpload);
                 }
                 drop_parts(&txn, &id)?;

@@ -51,12 +51,14 @@ pub(crate) fn content_encoding(value: Option<String>) -> Option<String> {
 pub(crate) fn algorithm(requested: Option<&DtoAlgorithm>) -> Result<Option<ChecksumAlgorithm>> {
     match requested {
         None => Ok(None),
-        Some(a) => ChecksumAlgorithm::parse(a.as_str()).map(Some).ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "Checksum algorithm {} is not supported.",
-                a.as_str()
-            ))
-        }),
+        Some(a) => ChecksumAlgorithm::parse(a.as_str())
+            .map(Some)
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!(
+                    "Checksum algorithm {} is not supported.",
+                    a.as_str()
+                ))
+            }),
     }
 }
 
@@ -65,7 +67,9 @@ macro_rules! props_from_input {
     ($input:expr, $storage_class:expr) => {
         $crate::local::records::ObjectProps {
             content_type: $input.content_type.clone(),
-            content_encoding: $crate::local::props::content_encoding($input.content_encoding.clone()),
+            content_encoding: $crate::local::props::content_encoding(
+                $input.content_encoding.clone(),
+            ),
             cache_control: $input.cache_control.clone(),
             content_disposition: $input.content_disposition.clone(),
             content_language: $input.content_language.clone(),
@@ -103,12 +107,13 @@ macro_rules! fill_object_output {
         $out.content_language = p.content_language.clone();
         $out.expires = p.expires.and_then($crate::local::time::timestamp);
         $out.website_redirect_location = p.website_redirect_location.clone();
-        $out.metadata = (!p.metadata.is_empty())
-            .then(|| p.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-        $out.storage_class = p
-            .storage_class
-            .clone()
-            .map(s3s::dto::StorageClass::from);
+        $out.metadata = (!p.metadata.is_empty()).then(|| {
+            p.metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        });
+        $out.storage_class = p.storage_class.clone().map(s3s::dto::StorageClass::from);
     }};
 }
 pub(crate) use fill_object_output;
@@ -170,6 +175,8 @@ pub(crate) fn checksum_type(checksum: &StoredChecksum) -> s3s::dto::ChecksumType
 pub(crate) fn check_version(version_id: Option<&str>) -> Result<()> {
     match version_id {
         None | Some("null") => Ok(()),
-        Some(_) => Err(Error::InvalidArgument("Invalid version id specified".into())),
+        Some(_) => Err(Error::InvalidArgument(
+            "Invalid version id specified".into(),
+        )),
     }
 }

@@ -147,8 +147,15 @@ impl LocalStore {
             MAX_OBJECT_PART,
         )
         .await?;
-        check_length(input.content_length, digests.len)?;
-        let kept = check.verify(&digests, trailing_headers.as_ref())?;
+        let verified = check_length(input.content_length, digests.len)
+            .and_then(|()| check.verify(&digests, trailing_headers.as_ref()));
+        let kept = match verified {
+            Ok(kept) => kept,
+            Err(e) => {
+                files::discard(blob).await;
+                return Err(e);
+            }
+        };
 
         let etag = digests.md5_hex();
         let object = NewObject {

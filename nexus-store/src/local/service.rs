@@ -39,7 +39,9 @@ impl S3 for LocalStore {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        Ok(S3Response::new(self.get_bucket_location_impl(req.input).await?))
+        Ok(S3Response::new(
+            self.get_bucket_location_impl(req.input).await?,
+        ))
     }
 
     async fn put_object(
@@ -67,21 +69,27 @@ impl S3 for LocalStore {
         &self,
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-        Ok(S3Response::new(self.get_object_tagging_impl(req.input).await?))
+        Ok(S3Response::new(
+            self.get_object_tagging_impl(req.input).await?,
+        ))
     }
 
     async fn put_object_tagging(
         &self,
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
-        Ok(S3Response::new(self.put_object_tagging_impl(req.input).await?))
+        Ok(S3Response::new(
+            self.put_object_tagging_impl(req.input).await?,
+        ))
     }
 
     async fn delete_object_tagging(
         &self,
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-        Ok(S3Response::new(self.delete_object_tagging_impl(req.input).await?))
+        Ok(S3Response::new(
+            self.delete_object_tagging_impl(req.input).await?,
+        ))
     }
 
     async fn delete_object(
@@ -139,7 +147,9 @@ impl S3 for LocalStore {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        Ok(S3Response::new(self.upload_part_copy_impl(req.input).await?))
+        Ok(S3Response::new(
+            self.upload_part_copy_impl(req.input).await?,
+        ))
     }
 
     async fn list_parts(

@@ -153,10 +153,12 @@ impl LocalStore {
             {
                 index::require_bucket(&txn.open_table(BUCKETS)?, &bucket)?;
                 let mut objects = txn.open_table(OBJECTS)?;
-                let mut record =
-                    index::object(&objects, &bucket, &key)?.ok_or(Error::NoSuchKey)?;
+                let mut record = index::object(&objects, &bucket, &key)?.ok_or(Error::NoSuchKey)?;
                 record.props.tags = tags;
-                objects.insert((bucket.as_str(), key.as_str()), index::encode(&record)?.as_slice())?;
+                objects.insert(
+                    (bucket.as_str(), key.as_str()),
+                    index::encode(&record)?.as_slice(),
+                )?;
             }
             txn.commit()?;
             Ok(())

@@ -50,7 +50,10 @@ fn scan_uploads(
     let bucket = input.bucket.as_str();
     let prefix = input.prefix.as_deref().unwrap_or_default();
     let key_marker = input.key_marker.as_deref().unwrap_or_default();
-    let id_marker = input.upload_id_marker.as_deref().filter(|_| !key_marker.is_empty());
+    let id_marker = input
+        .upload_id_marker
+        .as_deref()
+        .filter(|_| !key_marker.is_empty());
     let mut pager = Pager::new(prefix, input.delimiter.as_deref(), key_marker, max);
     // (key, id, inclusive)
     let mut lower: (String, String, bool) = if key_marker < prefix {
@@ -96,7 +99,11 @@ fn scan_uploads(
 impl LocalStore {
     pub(crate) async fn list_parts_impl(&self, input: ListPartsInput) -> Result<ListPartsOutput> {
         let upload = self
-            .upload_record(input.bucket.clone(), input.key.clone(), input.upload_id.clone())
+            .upload_record(
+                input.bucket.clone(),
+                input.key.clone(),
+                input.upload_id.clone(),
+            )
             .await?;
         let max = page_size(input.max_parts, "max-parts")?;
         let marker = u32::try_from(input.part_number_marker.unwrap_or(0)).unwrap_or(0);
@@ -116,7 +123,9 @@ impl LocalStore {
             .into_iter()
             .map(|(number, p)| {
                 let value = |a: ChecksumAlgorithm| {
-                    (algorithm == Some(a)).then(|| p.checksum(a).map(str::to_owned)).flatten()
+                    (algorithm == Some(a))
+                        .then(|| p.checksum(a).map(str::to_owned))
+                        .flatten()
                 };
                 Part {
                     checksum_crc32: value(ChecksumAlgorithm::Crc32),

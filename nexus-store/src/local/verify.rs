@@ -114,8 +114,8 @@ impl BodyCheck {
     }
 }
 
-/// BadDigest unless every value equals the computed one (a value we did not compute — a
-/// trailer nobody announced — is computed now, which the caller avoided by announcing).
+/// BadDigest unless every value equals the computed one; InvalidRequest for a trailer of an
+/// algorithm `x-amz-trailer` did not announce (so it was not computed).
 fn compare(expected: &Checksums, digests: &Digests) -> Result<()> {
     for (algorithm, value) in expected.iter() {
         match digests.checksums.get(algorithm) {

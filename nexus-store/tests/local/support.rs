@@ -8,7 +8,15 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_types::body::SdkBody;
 use md5::Digest as _;
 use nexus_store::local::LocalStore;
 use s3s::auth::SimpleAuth;
@@ -58,7 +66,14 @@ impl Env {
 
     /// Drops the store and opens the directory again (the old `LocalStore` must be gone).
     pub fn reopen(self) -> Self {
-        let Self { dir, store, .. } = self;
+        let Self {
+            dir,
+            store,
+            service,
+            client,
+        } = self;
+        drop(client);
+        drop(service);
         drop(store);
         let store = LocalStore::open(dir.path()).expect("reopen store");
         let (service, client) = connect(store.clone());
@@ -104,7 +119,9 @@ impl Env {
         let mut out = Vec::new();
         let mut stack = vec![self.path().join(sub)];
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for e in entries.flatten() {
                 if e.path().is_dir() {
                     stack.push(e.path());
@@ -143,6 +160,41 @@ pub fn status<E>(err: &aws_sdk_s3::error::SdkError<E, HttpResponse>) -> u16 {
     err.raw_response().map_or(0, |r| r.status().as_u16())
 }
 
+/// A CompleteMultipartUpload document.
+pub fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
+    CompletedMultipartUpload::builder()
+        .set_parts(Some(
+            parts
+                .iter()
+                .map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(*e).build())
+                .collect(),
+        ))
+        .build()
+}
+
+/// Uploads one part; returns its ETag.
+pub async fn upload_part(
+    env: &Env,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    n: i32,
+    body: &[u8],
+) -> String {
+    env.client
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .part_number(n)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .expect("upload part")
+        .e_tag
+        .expect("etag")
+}
+
 /// Quoted hex MD5, as S3 returns ETags.
 pub fn etag_of(data: &[u8]) -> String {
     format!("\"{}\"", hex::encode(md5::Md5::digest(data)))
@@ -160,4 +212,65 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// An HTTP client that lets a test rewrite the raw request body (e.g. an aws-chunked trailer)
+/// before it reaches the service.
+#[derive(Debug, Clone)]
+pub struct Tamper {
+    inner: s3s_aws::Connector,
+    edit: fn(&mut [u8]),
+}
+
+impl HttpConnector for Tamper {
+    fn call(&self, mut req: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let edit = self.edit;
+        HttpConnectorFuture::new(async move {
+            let body = std::mem::replace(req.body_mut(), SdkBody::empty());
+            let bytes = http_body_util::BodyExt::collect(body)
+                .await
+                .map_err(|e| ConnectorError::other(e, None))?
+                .to_bytes();
+            let mut raw = bytes.to_vec();
+            edit(&mut raw);
+            *req.body_mut() = SdkBody::from(raw);
+            inner.call(req).await
+        })
+    }
+}
+
+impl HttpClient for Tamper {
+    fn http_connector(
+        &self,
+        _: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+/// A client for `env`'s store through `endpoint` (an `https://` endpoint makes the SDK send
+/// streaming bodies as `STREAMING-UNSIGNED-PAYLOAD-TRAILER`), rewriting bodies with `edit`.
+pub fn client_with(env: &Env, endpoint: &str, edit: fn(&mut [u8])) -> Client {
+    let tamper = Tamper {
+        inner: s3s_aws::Connector::from(env.service.clone()),
+        edit,
+    };
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version_latest()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .http_client(tamper)
+        .build();
+    Client::from_conf(config)
+}
+
+/// A streaming (file-backed) body, which the SDK sends aws-chunked with a checksum trailer.
+pub async fn streaming_body(env: &Env, data: &[u8]) -> ByteStream {
+    let path = env.path().join(format!("upload-{}.tmp", data.len()));
+    std::fs::write(&path, data).expect("write temp body");
+    ByteStream::from_path(&path).await.expect("file body")
 }
