@@ -168,7 +168,8 @@ impl Args {
     /// # Errors
     /// A message naming the flag and what is wrong with it.
     pub fn validate(self) -> Result<Config, ConfigError> {
-        if self.listen == self.admin_listen {
+        // Port 0 asks the OS for a free port on each listener, so equal `:0` addresses are fine.
+        if self.listen == self.admin_listen && self.listen.port() != 0 {
             return Err(err(format!(
                 "--listen and --admin-listen are both {}; the admin port must be separate",
                 self.listen

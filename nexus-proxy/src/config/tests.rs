@@ -105,6 +105,8 @@ fn listen_addresses_are_checked() {
     ])
     .unwrap_err();
     assert!(e.contains("separate"), "{e}");
+    // Two ephemeral ports are two different ports.
+    parse(&["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]).expect("both ephemeral");
 }
 
 #[test]
