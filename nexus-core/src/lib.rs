@@ -1,6 +1,9 @@
-//! The shared Nexus model, used by the worker and the CLI. No IO.
+//! The shared Nexus model, used by the worker and the CLI. No IO, except in [`meta`].
 //!
 //! - [`keys`]: the key grammars of the tiering systems (Kafka/Aiven, Pulsar, Pravega, Redpanda,
 //!   generic): object key → system, kind, stream, partition, sequence.
+//! - [`meta`]: the metadata store (Redis or embedded) behind one interface, its change feed
+//!   and the snapshot cache workers serve from. The one module here that does IO.
 
 pub mod keys;
+pub mod meta;
