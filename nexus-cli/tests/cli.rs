@@ -56,3 +56,105 @@ fn bad_system_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("kafka, pulsar"));
 }
+
+/// Runs `nexus --meta file:<dir>/meta.json ARGS…`.
+fn nexus_at(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let meta = format!("file:{}", dir.join("meta.json").display());
+    let mut all = vec!["--meta", meta.as_str()];
+    all.extend_from_slice(args);
+    nexus(&all)
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Writes records the way a worker or `apply` would, through the library.
+fn seed(dir: &std::path::Path, changes: Vec<nexus_core::meta::Change>) {
+    use nexus_core::meta::{Batch, open};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let url = format!("file:{}", dir.join("meta.json").display());
+        let store = open(&url).await.expect("open");
+        store.apply(Batch::new(changes)).await.expect("apply");
+    });
+}
+
+#[test]
+fn resources_list_get_delete_against_the_embedded_file() {
+    use nexus_core::meta::{Change, ResourceKind};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body =
+        "apiVersion: nexus/v1\nkind: Swarmlet\nmetadata:\n  name: edge\nspec:\n  location: edge\n";
+    seed(
+        dir.path(),
+        vec![
+            Change::put(ResourceKind::Swarmlet, "edge", body),
+            Change::put(
+                ResourceKind::Swarmlet,
+                "cloud",
+                body.replace("edge", "cloud"),
+            ),
+        ],
+    );
+
+    let out = nexus_at(dir.path(), &["swarmlet", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let names: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["cloud", "edge"]);
+
+    let out = nexus_at(dir.path(), &["swarmlet", "get", "edge", "-o", "yaml"]);
+    assert_eq!(stdout(&out), body);
+    let out = nexus_at(dir.path(), &["swarmlet", "get", "edge", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["name"], "edge");
+    assert_eq!(v[0]["version"], 1);
+
+    let out = nexus_at(dir.path(), &["swarmlet", "get", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("swarmlet `nope` not found"));
+
+    let out = nexus_at(dir.path(), &["swarmlet", "delete", "edge"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nexus_at(dir.path(), &["swarmlet", "delete", "edge"]);
+    assert_eq!(out.status.code(), Some(1), "deleting twice fails");
+    let out = nexus_at(
+        dir.path(),
+        &["swarmlet", "delete", "edge", "--ignore-not-found"],
+    );
+    assert!(out.status.success());
+
+    let out = nexus_at(dir.path(), &["status", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["revision"], 2);
+    assert_eq!(v["resources"]["swarmlet"], 1);
+}
+
+#[test]
+fn unusable_metadata_urls_are_clear_errors() {
+    let out = nexus(&["--meta", "memory", "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("only inside one process"));
+    let out = nexus(&["--meta", "redis://user:hunter2@127.0.0.1:1/", "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = nexus(&["completions", "bash"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("policy"));
+}

@@ -2,8 +2,8 @@
 
 use nexus_core::keys::{KeyGrammar, System};
 
-use super::Output;
-use super::output::print_table;
+use super::output::{print_json, print_table};
+use super::{Ctx, Output};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,9 +16,6 @@ pub struct Args {
     /// Pulsar's `x-amz-meta-managedledgername` value.
     #[arg(long)]
     managed_ledger_name: Option<String>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    output: Output,
     /// Object keys (URL-decoded, without the bucket).
     #[arg(required = true)]
     keys: Vec<String>,
@@ -30,7 +27,7 @@ fn parse_system(s: &str) -> Result<System, String> {
 }
 
 impl Args {
-    pub fn run(self) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let mut grammar = KeyGrammar::new(self.system);
         if let Some(p) = self.prefix {
             grammar = grammar.with_prefix(p);
@@ -40,8 +37,8 @@ impl Args {
             .iter()
             .map(|k| (k, grammar.classify(k, self.managed_ledger_name.as_deref())))
             .collect();
-        match self.output {
-            Output::Json => {
+        match ctx.output {
+            Output::Json | Output::Yaml => {
                 let rows: Vec<_> = classes
                     .iter()
                     .map(|(key, c)| {
@@ -51,7 +48,7 @@ impl Args {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                print_json(&rows)?;
             }
             Output::Table => {
                 let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());

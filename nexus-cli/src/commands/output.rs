@@ -1,9 +1,14 @@
 //! Output formats shared by the verbs.
 
 /// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
+    /// Aligned columns for people.
+    #[default]
     Table,
+    /// The resources as YAML documents (what `apply -f` takes back).
+    Yaml,
+    /// JSON for scripts.
     Json,
 }
 
@@ -27,4 +32,10 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
+}
+
+/// Prints a value as pretty JSON.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }

@@ -1,19 +1,16 @@
 //! `nexus version`
 
-use super::Output;
+use super::{Ctx, Output};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    output: Output,
-}
+pub struct Args {}
 
 impl Args {
-    pub fn run(self) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let version = env!("CARGO_PKG_VERSION");
-        match self.output {
+        match ctx.output {
             Output::Table => println!("nexus {version}"),
+            Output::Yaml => println!("version: {version}"),
             Output::Json => println!("{}", serde_json::json!({ "version": version })),
         }
         Ok(())
