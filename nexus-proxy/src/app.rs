@@ -3,14 +3,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
 
-use crate::access::Authenticated;
+use crate::access::{Authenticated, ClientKeys};
 use crate::admin::{Admin, Readiness};
 use crate::config::{BackendConfig, Config, ConfigError};
 use crate::edge::Edge;
@@ -61,7 +60,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::clone(&metrics),
     );
     let mut builder = S3ServiceBuilder::new(frontend);
-    builder.set_auth(SimpleAuth::from_single(
+    builder.set_auth(ClientKeys::new(
         config.credentials.access_key.clone(),
         config.credentials.secret_key.clone(),
     ));

@@ -103,7 +103,9 @@ s3_impl! {
         self.store
             .put_object(req)
             .await
-            .map_err(|e| stamp(ctx.as_deref(), verdict.explain(e)))
+            .map_err(|e| verdict.explain(e))
+            .and_then(|out| verdict.confirm().map(|()| out))
+            .map_err(|e| stamp(ctx.as_deref(), e))
     }
 
     async fn upload_part(
@@ -116,7 +118,9 @@ s3_impl! {
         self.store
             .upload_part(req)
             .await
-            .map_err(|e| stamp(ctx.as_deref(), verdict.explain(e)))
+            .map_err(|e| verdict.explain(e))
+            .and_then(|out| verdict.confirm().map(|()| out))
+            .map_err(|e| stamp(ctx.as_deref(), e))
     }
 
     async fn create_multipart_upload(
