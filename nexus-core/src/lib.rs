@@ -2,8 +2,11 @@
 //!
 //! - [`keys`]: the key grammars of the tiering systems (Kafka/Aiven, Pulsar, Pravega, Redpanda,
 //!   generic): object key → system, kind, stream, partition, sequence.
+//! - [`resource`]: the resource model (policies, stores, streamlets, swarmlets), its two-tier
+//!   validation and the compiled policy set workers resolve objects with.
 //! - [`meta`]: the metadata store (Redis or embedded) behind one interface, its change feed
 //!   and the snapshot cache workers serve from. The one module here that does IO.
 
 pub mod keys;
 pub mod meta;
+pub mod resource;

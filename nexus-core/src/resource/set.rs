@@ -1,0 +1,129 @@
+//! The compiled policy set a worker serves from: policies by bucket, the key grammar of each
+//! bucket, and resolution of an object to its policy.
+
+use std::collections::HashMap;
+
+use crate::keys::{KeyGrammar, ObjectClass};
+use crate::meta::{ResourceKind, Snapshot};
+
+use super::document::{Resource, Spec, parse_str};
+use super::names::Name;
+use super::policy::PolicySpec;
+use super::precedence;
+
+/// One applied policy as a worker uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledPolicy {
+    pub name: Name,
+    /// The record version (recorded with every object written under the policy).
+    pub version: u64,
+    pub spec: PolicySpec,
+}
+
+/// Every applied policy, indexed by bucket.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// The metadata revision this set was compiled from.
+    pub revision: u64,
+    by_bucket: HashMap<String, Vec<CompiledPolicy>>,
+    grammars: HashMap<String, KeyGrammar>,
+    /// Every resource of the snapshot that parsed (stores, streamlets, swarmlets too).
+    pub resources: Vec<Resource>,
+}
+
+impl PolicySet {
+    /// Compiles a snapshot. A record that does not parse is skipped and named in the returned
+    /// problems (the CLI validated it on the way in, so this means a hand-edited store or a
+    /// newer writer), never a reason to stop serving the rest.
+    #[must_use]
+    pub fn compile(snapshot: &Snapshot) -> (Self, Vec<String>) {
+        let mut set = Self {
+            revision: snapshot.revision,
+            ..Self::default()
+        };
+        let mut problems = Vec::new();
+        for record in &snapshot.records {
+            let file = format!("{}/{}", record.kind.as_str(), record.name);
+            let parsed = parse_str(&file, &record.body);
+            let errors: Vec<String> = parsed
+                .diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_string())
+                .collect();
+            if !errors.is_empty() {
+                problems.push(format!("{file} skipped: {}", errors.join("; ")));
+                continue;
+            }
+            for r in parsed.resources {
+                if r.kind() != record.kind || r.name() != record.name {
+                    problems.push(format!(
+                        "{file} skipped: its body names {} `{}`",
+                        r.kind().as_str(),
+                        r.name()
+                    ));
+                    continue;
+                }
+                if let Spec::Policy { metadata, spec } = &r.spec {
+                    set.add(CompiledPolicy {
+                        name: metadata.name.clone(),
+                        version: record.version,
+                        spec: spec.clone(),
+                    });
+                }
+                set.resources.push(r);
+            }
+        }
+        (set, problems)
+    }
+
+    fn add(&mut self, p: CompiledPolicy) {
+        let t = &p.spec.target;
+        let mut grammar = KeyGrammar::new(p.spec.system);
+        if let Some(prefix) = &t.key_prefix {
+            grammar = grammar.with_prefix(prefix.clone());
+        }
+        // Validation keeps one system and prefix per bucket; if a store holds conflicting ones
+        // anyway, the first policy by name decides, deterministically.
+        self.grammars.entry(t.bucket.clone()).or_insert(grammar);
+        let list = self.by_bucket.entry(t.bucket.clone()).or_default();
+        list.push(p);
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+
+    /// The key grammar that policies give `bucket`, if any policy targets it.
+    #[must_use]
+    pub fn grammar_for(&self, bucket: &str) -> Option<&KeyGrammar> {
+        self.grammars.get(bucket)
+    }
+
+    /// The policy that applies to an object: the most specific match (see [`precedence`]).
+    #[must_use]
+    pub fn resolve(&self, bucket: &str, class: &ObjectClass) -> Option<&CompiledPolicy> {
+        let mut best: Option<(precedence::Specificity, &CompiledPolicy)> = None;
+        for p in self.by_bucket.get(bucket)? {
+            if let Some(s) = precedence::matches(&p.spec, bucket, class)
+                && best.as_ref().is_none_or(|(b, _)| s > *b)
+            {
+                best = Some((s, p));
+            }
+        }
+        best.map(|(_, p)| p)
+    }
+
+    /// Number of policies.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.by_bucket.values().map(Vec::len).sum()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The resources of one kind.
+    pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(move |r| r.kind() == kind)
+    }
+}
