@@ -30,6 +30,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let ctx = Ctx::new(cli.meta, cli.output);
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -56,4 +57,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `nexus policy list | head -1` must not print a panic when `head` closes the pipe: the
+/// standard library panics on a failed `println!`; end quietly with the shell's SIGPIPE status.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

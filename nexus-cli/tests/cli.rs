@@ -158,3 +158,118 @@ fn completions_are_generated() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("policy"));
 }
+
+fn policies_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
+}
+
+#[test]
+fn apply_validate_diff_and_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = policies_dir();
+    let p = p.to_str().expect("utf-8 path");
+
+    let out = nexus_at(dir.path(), &["policy", "validate", "-f", p]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("4 policy resource(s) valid"));
+    // Streamlets are not deployed: warnings, not errors.
+    assert!(stderr(&out).contains("warning: streamlet `compress-zstd` is not deployed yet"));
+
+    let out = nexus_at(dir.path(), &["apply", "-f", p, "--dry-run"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("policy/kafka-logs-zstd created"));
+    let out = nexus_at(dir.path(), &["policy", "list", "-o", "json"]);
+    assert_eq!(stdout(&out).trim(), "[]", "a dry run changes nothing");
+
+    let out = nexus_at(dir.path(), &["apply", "-f", p]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("policy/kafka-logs-zstd created (version 1)"));
+    assert!(stdout(&out).contains("revision 1"));
+    let out = nexus_at(dir.path(), &["apply", "-f", p]);
+    assert!(stdout(&out).contains("policy/kafka-logs-zstd unchanged (version 1)"));
+    assert!(
+        stdout(&out).contains("revision 1"),
+        "re-applying is idempotent"
+    );
+
+    let changed = dir.path().join("k.yaml");
+    let text = std::fs::read_to_string(policies_dir().join("kafka-logs-zstd.yaml")).expect("read");
+    std::fs::write(&changed, text.replace("level: 3", "level: 5")).expect("write");
+    let changed = changed.to_str().expect("utf-8");
+    let out = nexus_at(dir.path(), &["policy", "diff", "-f", changed]);
+    assert!(stdout(&out).contains("policy/kafka-logs-zstd configured"));
+    assert!(
+        stdout(&out).contains("-         level: 3\n  +         level: 5"),
+        "{}",
+        stdout(&out)
+    );
+    let out = nexus_at(dir.path(), &["policy", "apply", "-f", changed]);
+    assert!(
+        stdout(&out).contains("configured (version 2)"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = nexus_at(dir.path(), &["policy", "list"]);
+    let text = stdout(&out);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("kafka-logs-zstd"))
+        .expect("row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        &cells[..6],
+        [
+            "kafka-logs-zstd",
+            "2",
+            "kafka",
+            "kafka-tiered",
+            "logs-*",
+            "compress-zstd@edge"
+        ]
+    );
+
+    let out = nexus_at(
+        dir.path(),
+        &["policy", "get", "kafka-logs-zstd", "-o", "json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v[0]["resource"]["spec"]["pipeline"][0]["params"]["level"],
+        5
+    );
+}
+
+#[test]
+fn invalid_files_exit_3_and_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../nexus-core/tests/ui/invalid/several-errors.yaml");
+    let out = nexus_at(dir.path(), &["apply", "-f", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("several-errors.yaml:9:5 (spec.target.streems)"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `streams`?"));
+    assert!(err.contains("7 errors"));
+    let out = nexus_at(dir.path(), &["status", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["revision"], 0);
+
+    // `policy apply` takes policies only.
+    let mixed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../nexus-core/tests/ui/valid/full-set.yaml");
+    let out = nexus_at(
+        dir.path(),
+        &["policy", "apply", "-f", mixed.to_str().expect("utf-8")],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let out = nexus_at(dir.path(), &["apply", "-f", mixed.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nexus_at(dir.path(), &["store", "get", "archive", "-o", "yaml"]);
+    assert!(stdout(&out).contains("accessKeyId: ARCHIVE_ACCESS_KEY_ID"));
+    let out = nexus_at(dir.path(), &["apply", "-f", "/nonexistent.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -1,8 +1,11 @@
 //! One module per verb; each has an `Args` (or a subcommand enum) with `run(self, ctx)`.
 
+mod apply;
 mod classify;
 mod completions;
 mod ctx;
+mod diff;
+mod files;
 mod output;
 mod resources;
 mod status;
@@ -25,6 +28,8 @@ pub enum Command {
     Version(version::Args),
     /// Show how a key grammar reads object keys.
     Classify(classify::Args),
+    /// Validate and apply resources of any kind from files, atomically.
+    Apply(apply::Args),
     /// Policies: which streamlets run on which streams.
     #[command(subcommand)]
     Policy(resources::Verb),
@@ -48,6 +53,7 @@ impl Command {
         match self {
             Command::Version(a) => a.run(ctx),
             Command::Classify(a) => a.run(ctx),
+            Command::Apply(a) => a.run(ctx, apply::Only::Any).await,
             Command::Policy(v) => v.run(ctx, ResourceKind::Policy).await,
             Command::Store(v) => v.run(ctx, ResourceKind::Store).await,
             Command::Streamlet(v) => v.run(ctx, ResourceKind::Streamlet).await,
