@@ -2,7 +2,9 @@
 # Runs the real client suites against real nexus-proxy processes on loopback:
 #   1. the README quickstart command's binary on embedded defaults: boto3, aws CLI, s3s-e2e;
 #   2. nexus-proxy in front of moto (an S3 backend through aws-sdk-s3): boto3 again;
-#   3. SIGTERM drains and exits 0.
+#   3. the README policy workflow: the `nexus` CLI and a worker sharing the embedded metadata
+#      file (validate, apply, list, get, diff, delete; the worker follows without a restart);
+#   4. SIGTERM drains and exits 0.
 # Expects scripts/setup.sh to have run. Every process started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +13,9 @@ VENV="${NEXUS_VENV:-$NEXUS_CACHE/venv}"
 TARGET="${CARGO_TARGET_DIR:-$NEXUS_CACHE/target}"
 E2E="${NEXUS_S3S_E2E:-$NEXUS_CACHE/tools/bin/s3s-e2e}"
 
-cargo build --release --locked -p nexus-proxy
+cargo build --release --locked -p nexus-proxy -p nexus-cli
 BIN="$TARGET/release/nexus-proxy"
+NEXUS="$TARGET/release/nexus"
 
 work=$(mktemp -d)
 pids=()
@@ -40,8 +43,9 @@ export NEXUS_ACCESS_KEY=suite NEXUS_SECRET_KEY=suite-secret
 status=0
 
 echo "== nexus-proxy on the embedded store"
-start_proxy embedded --data-dir "$work/data"
+start_proxy embedded --data-dir "$work/data" --policies policies
 EMBEDDED_PID=$PID
+EMBEDDED_ADMIN=$ADMIN
 NEXUS_ENDPOINT=$ENDPOINT "$VENV/bin/python" tests/clients/boto3_suite.py || status=1
 NEXUS_ENDPOINT=$ENDPOINT AWS="$VENV/bin/aws" bash tests/clients/awscli_suite.sh || status=1
 if [ -x "$E2E" ]; then
@@ -75,6 +79,41 @@ for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$moto_port/" >/dev/null 2>&1
 start_proxy moto --backend-endpoint "http://127.0.0.1:$moto_port" --backend-access-key testing \
   --backend-secret-key testing --backend-path-style
 NEXUS_ENDPOINT=$ENDPOINT "$VENV/bin/python" tests/clients/boto3_suite.py || status=1
+
+echo "== policy workflow: nexus CLI and worker on one embedded metadata file"
+policy_suite() {
+  local meta="file:$work/data/meta.json" fails=0
+  ok()   { echo "ok   $1"; }
+  fail() { echo "FAIL $1"; fails=$((fails + 1)); }
+  revision() { curl -fsS "$ADMIN/metrics" | awk '/^nexus_policy_revision /{print $2}'; }
+  # wait_revision N: the worker serves revision >= N within 1 s.
+  wait_revision() {
+    for _ in $(seq 50); do
+      [ "$(revision | cut -d. -f1)" -ge "$1" ] && return 0
+      sleep 0.02
+    done
+    return 1
+  }
+  ADMIN=$EMBEDDED_ADMIN
+  [ "$(revision)" = 1 ] && ok "worker applied --policies policies (revision 1)" || fail "revision $(revision) after --policies"
+  "$NEXUS" --meta "$meta" policy validate -f policies/ >/dev/null 2>&1 && ok "policy validate -f policies/" || fail "policy validate"
+  "$NEXUS" --meta "$meta" policy list | grep -q '^kafka-logs-zstd ' && ok "policy list" || fail "policy list"
+  sed 's/level: 3/level: 6/' policies/kafka-logs-zstd.yaml >"$work/k.yaml"
+  "$NEXUS" --meta "$meta" policy diff -f "$work/k.yaml" | grep -q '+ *level: 6' && ok "policy diff" || fail "policy diff"
+  "$NEXUS" --meta "$meta" apply -f "$work/k.yaml" | grep -q 'configured (version 2)' && ok "apply -f (version 2)" || fail "apply"
+  wait_revision 2 && ok "worker serves revision 2 within 1 s" || fail "worker still at revision $(revision)"
+  "$NEXUS" --meta "$meta" policy get kafka-logs-zstd -o yaml | grep -q 'level: 6' && ok "policy get -o yaml" || fail "policy get"
+  "$NEXUS" --meta "$meta" policy delete pulsar-offload-gzip >/dev/null && ok "policy delete" || fail "policy delete"
+  wait_revision 3 && ok "worker follows the delete" || fail "delete not followed"
+  curl -fsS "$ADMIN/metrics" | grep -q '^nexus_policies 3' && ok "worker serves 3 policies" || fail "policies gauge"
+  printf 'apiVersion: nexus/v1\nkind: Policy\nmetadata: {name: bad}\nspec: {system: kafak}\n' >"$work/bad.yaml"
+  "$NEXUS" --meta "$meta" apply -f "$work/bad.yaml" >/dev/null 2>&1; rc=$?
+  [ "$rc" = 3 ] && ok "invalid policy: exit code 3" || fail "invalid policy exit code $rc"
+  [ "$(revision)" = 3 ] && ok "invalid policy changed nothing" || fail "revision moved to $(revision)"
+  echo "policy workflow: $((13 - fails)) passed, $fails failed"
+  [ "$fails" = 0 ]
+}
+policy_suite || status=1
 
 echo "== SIGTERM drains and exits 0"
 kill -TERM "$EMBEDDED_PID"

@@ -38,6 +38,27 @@ enum Cmd {
     Check(EndpointArgs),
     /// Start backend and proxy, run the matrix direct vs proxied, write a Markdown report.
     Run(RunArgs),
+    /// Policy lookup per request: the compiled matcher vs a scan of every policy.
+    Policies {
+        /// Policy set sizes (plus one catch-all policy each).
+        #[arg(long, value_delimiter = ',', default_values = ["10", "100", "1000"])]
+        policies: Vec<usize>,
+        /// Distinct object keys looked up (repeated for at least 0.3 s, best of 5).
+        #[arg(long, default_value_t = 10_000)]
+        lookups: usize,
+    },
+    /// From `apply` to every worker process serving the new revision.
+    Propagation {
+        /// The proxy binary (default: `nexus-proxy` next to this executable).
+        #[arg(long)]
+        proxy_bin: Option<PathBuf>,
+        #[arg(long, value_enum, value_delimiter = ',', default_values = ["redis", "file"])]
+        meta: Vec<nexus_bench::control::MetaKind>,
+        #[arg(long, default_value_t = 3)]
+        workers: usize,
+        #[arg(long, default_value_t = 200)]
+        applies: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +150,24 @@ async fn main() -> anyhow::Result<()> {
                 command_line: std::env::args().collect::<Vec<_>>().join(" "),
             })
             .await
+        }
+        Cmd::Policies { policies, lookups } => {
+            print!("{}", nexus_bench::control::policies(&policies, lookups)?);
+            Ok(())
+        }
+        Cmd::Propagation {
+            proxy_bin,
+            meta,
+            workers,
+            applies,
+        } => {
+            let bin = match proxy_bin {
+                Some(b) => b,
+                None => matrix::sibling_proxy()?,
+            };
+            let report = nexus_bench::control::propagation(&bin, &meta, workers, applies).await?;
+            print!("{report}");
+            Ok(())
         }
     }
 }

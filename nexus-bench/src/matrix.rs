@@ -117,20 +117,29 @@ impl Procs {
     }
 }
 
+/// The `nexus-proxy` binary next to this executable.
+///
+/// # Errors
+/// The running executable cannot be located.
+pub fn sibling_proxy() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating nexus-bench")?;
+    Ok(exe.with_file_name("nexus-proxy"))
+}
+
 /// Runs everything and writes the report.
 pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     let load_before = crate::machine::load_avg();
-    let exe = std::env::current_exe().context("locating nexus-bench")?;
     let proxy_bin = match &opts.proxy_bin {
         Some(p) => p.clone(),
-        None => exe.with_file_name("nexus-proxy"),
+        None => sibling_proxy()?,
     };
     procs::check_proxy_flags(&proxy_bin)?;
     let work = std::env::temp_dir().join(format!("nexus-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let proxy_log = work.join("proxy.log");
 
+    let exe = std::env::current_exe().context("locating nexus-bench")?;
     let (backend, backend_addr) = procs::spawn_backend(&exe)?;
     let (mut proxy, addrs) = procs::spawn_proxy(&proxy_bin, backend_addr, &proxy_log)?;
     eprintln!(

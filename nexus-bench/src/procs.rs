@@ -120,6 +120,31 @@ pub fn spawn_proxy(
     backend: SocketAddr,
     log: &PathBuf,
 ) -> anyhow::Result<(Child, ProxyAddrs)> {
+    let backend_url = format!("http://{backend}");
+    spawn_worker(
+        bin,
+        &[
+            "--backend-endpoint",
+            &backend_url,
+            "--backend-region",
+            "us-east-1",
+            "--backend-access-key",
+            ACCESS_KEY,
+            "--backend-secret-key",
+            SECRET_KEY,
+            "--backend-path-style",
+        ],
+        log,
+    )
+}
+
+/// Starts `nexus-proxy` on free loopback ports with the bench credentials and `args`, logging
+/// to `log`.
+pub fn spawn_worker(
+    bin: &Path,
+    args: &[&str],
+    log: &PathBuf,
+) -> anyhow::Result<(Child, ProxyAddrs)> {
     let addrs = ProxyAddrs {
         s3: free_port()?,
         admin: free_port()?,
@@ -131,14 +156,9 @@ pub fn spawn_proxy(
         .arg(addrs.s3.to_string())
         .arg("--admin-listen")
         .arg(addrs.admin.to_string())
-        .arg("--backend-endpoint")
-        .arg(format!("http://{backend}"))
-        .args(["--backend-region", "us-east-1"])
-        .args(["--backend-access-key", ACCESS_KEY])
-        .args(["--backend-secret-key", SECRET_KEY])
-        .arg("--backend-path-style")
         .args(["--access-key", ACCESS_KEY])
         .args(["--secret-key", SECRET_KEY])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
@@ -174,14 +194,26 @@ pub async fn wait_ready(
 }
 
 async fn readyz_status(admin: SocketAddr) -> anyhow::Result<u16> {
+    Ok(admin_get(admin, "/readyz").await?.0)
+}
+
+/// `GET http://<admin><path>` on a fresh connection: status and body.
+pub async fn admin_get(admin: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
     let mut s = TcpStream::connect(admin).await?;
-    let req = format!("GET /readyz HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n");
+    s.set_nodelay(true)?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::new();
     tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut buf)).await??;
-    let head = String::from_utf8_lossy(&buf);
-    head.split_whitespace()
+    let text = String::from_utf8_lossy(&buf);
+    let status = text
+        .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| anyhow!("unparsable answer {:?}", head.lines().next()))
+        .ok_or_else(|| anyhow!("unparsable answer {:?}", text.lines().next()))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, body))
 }

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use nexus_core::meta::test_util::RedisServer;
+
 fn nexus(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_nexus"))
         .args(args)
@@ -59,8 +61,16 @@ fn bad_system_is_a_usage_error() {
 
 /// Runs `nexus --meta file:<dir>/meta.json ARGS…`.
 fn nexus_at(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let meta = format!("file:{}", dir.join("meta.json").display());
-    let mut all = vec!["--meta", meta.as_str()];
+    nexus_on(&file_meta(dir), args)
+}
+
+fn file_meta(dir: &std::path::Path) -> String {
+    format!("file:{}", dir.join("meta.json").display())
+}
+
+/// Runs `nexus --meta META ARGS…`.
+fn nexus_on(meta: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--meta", meta];
     all.extend_from_slice(args);
     nexus(&all)
 }
@@ -166,51 +176,65 @@ fn policies_dir() -> std::path::PathBuf {
 #[test]
 fn apply_validate_diff_and_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
+    apply_validate_diff_and_versions_on(&file_meta(dir.path()), dir.path());
+}
+
+#[test]
+fn apply_validate_diff_and_versions_on_redis() {
+    let Some(redis) = RedisServer::start("cli apply on redis") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    apply_validate_diff_and_versions_on(&redis.url(), dir.path());
+}
+
+/// The policy workflow against the store at `meta`; `dir` is scratch space for edited files.
+fn apply_validate_diff_and_versions_on(meta: &str, dir: &std::path::Path) {
     let p = policies_dir();
     let p = p.to_str().expect("utf-8 path");
 
-    let out = nexus_at(dir.path(), &["policy", "validate", "-f", p]);
+    let out = nexus_on(meta, &["policy", "validate", "-f", p]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("4 policy resource(s) valid"));
     // Streamlets are not deployed: warnings, not errors.
     assert!(stderr(&out).contains("warning: streamlet `compress-zstd` is not deployed yet"));
 
-    let out = nexus_at(dir.path(), &["apply", "-f", p, "--dry-run"]);
+    let out = nexus_on(meta, &["apply", "-f", p, "--dry-run"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("policy/kafka-logs-zstd created"));
-    let out = nexus_at(dir.path(), &["policy", "list", "-o", "json"]);
+    let out = nexus_on(meta, &["policy", "list", "-o", "json"]);
     assert_eq!(stdout(&out).trim(), "[]", "a dry run changes nothing");
 
-    let out = nexus_at(dir.path(), &["apply", "-f", p]);
+    let out = nexus_on(meta, &["apply", "-f", p]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("policy/kafka-logs-zstd created (version 1)"));
     assert!(stdout(&out).contains("revision 1"));
-    let out = nexus_at(dir.path(), &["apply", "-f", p]);
+    let out = nexus_on(meta, &["apply", "-f", p]);
     assert!(stdout(&out).contains("policy/kafka-logs-zstd unchanged (version 1)"));
     assert!(
         stdout(&out).contains("revision 1"),
         "re-applying is idempotent"
     );
 
-    let changed = dir.path().join("k.yaml");
+    let changed = dir.join("k.yaml");
     let text = std::fs::read_to_string(policies_dir().join("kafka-logs-zstd.yaml")).expect("read");
     std::fs::write(&changed, text.replace("level: 3", "level: 5")).expect("write");
     let changed = changed.to_str().expect("utf-8");
-    let out = nexus_at(dir.path(), &["policy", "diff", "-f", changed]);
+    let out = nexus_on(meta, &["policy", "diff", "-f", changed]);
     assert!(stdout(&out).contains("policy/kafka-logs-zstd configured"));
     assert!(
         stdout(&out).contains("-         level: 3\n  +         level: 5"),
         "{}",
         stdout(&out)
     );
-    let out = nexus_at(dir.path(), &["policy", "apply", "-f", changed]);
+    let out = nexus_on(meta, &["policy", "apply", "-f", changed]);
     assert!(
         stdout(&out).contains("configured (version 2)"),
         "{}",
         stdout(&out)
     );
 
-    let out = nexus_at(dir.path(), &["policy", "list"]);
+    let out = nexus_on(meta, &["policy", "list"]);
     let text = stdout(&out);
     let row = text
         .lines()
@@ -229,23 +253,53 @@ fn apply_validate_diff_and_versions() {
         ]
     );
 
-    let out = nexus_at(
-        dir.path(),
-        &["policy", "get", "kafka-logs-zstd", "-o", "json"],
-    );
+    let out = nexus_on(meta, &["policy", "get", "kafka-logs-zstd", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         v[0]["resource"]["spec"]["pipeline"][0]["params"]["level"],
         5
     );
+
+    // Delete: gone from list and get, the revision moves, deleting again is an error.
+    let out = nexus_on(meta, &["policy", "delete", "kafka-logs-zstd"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nexus_on(meta, &["policy", "list", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"kafka-logs-zstd"), "{names:?}");
+    assert_eq!(names.len(), 3, "{names:?}");
+    let out = nexus_on(meta, &["policy", "get", "kafka-logs-zstd"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = nexus_on(meta, &["policy", "delete", "kafka-logs-zstd"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = nexus_on(meta, &["status", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["revision"], 3, "create (1), configure (2), delete (3)");
 }
 
 #[test]
 fn invalid_files_exit_3_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
+    invalid_files_exit_3_and_change_nothing_on(&file_meta(dir.path()));
+}
+
+#[test]
+fn invalid_files_exit_3_and_change_nothing_on_redis() {
+    let Some(redis) = RedisServer::start("cli invalid files on redis") else {
+        return;
+    };
+    invalid_files_exit_3_and_change_nothing_on(&redis.url());
+}
+
+fn invalid_files_exit_3_and_change_nothing_on(meta: &str) {
     let bad = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../nexus-core/tests/ui/invalid/several-errors.yaml");
-    let out = nexus_at(dir.path(), &["apply", "-f", bad.to_str().expect("utf-8")]);
+    let out = nexus_on(meta, &["apply", "-f", bad.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert!(
@@ -254,22 +308,22 @@ fn invalid_files_exit_3_and_change_nothing() {
     );
     assert!(err.contains("did you mean `streams`?"));
     assert!(err.contains("7 errors"));
-    let out = nexus_at(dir.path(), &["status", "-o", "json"]);
+    let out = nexus_on(meta, &["status", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["revision"], 0);
 
     // `policy apply` takes policies only.
     let mixed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../nexus-core/tests/ui/valid/full-set.yaml");
-    let out = nexus_at(
-        dir.path(),
+    let out = nexus_on(
+        meta,
         &["policy", "apply", "-f", mixed.to_str().expect("utf-8")],
     );
     assert_eq!(out.status.code(), Some(3));
-    let out = nexus_at(dir.path(), &["apply", "-f", mixed.to_str().expect("utf-8")]);
+    let out = nexus_on(meta, &["apply", "-f", mixed.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = nexus_at(dir.path(), &["store", "get", "archive", "-o", "yaml"]);
+    let out = nexus_on(meta, &["store", "get", "archive", "-o", "yaml"]);
     assert!(stdout(&out).contains("accessKeyId: ARCHIVE_ACCESS_KEY_ID"));
-    let out = nexus_at(dir.path(), &["apply", "-f", "/nonexistent.yaml"]);
+    let out = nexus_on(meta, &["apply", "-f", "/nonexistent.yaml"]);
     assert_eq!(out.status.code(), Some(1));
 }

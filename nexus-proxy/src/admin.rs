@@ -11,6 +11,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
+use crate::control::Control;
 use crate::metrics::Metrics;
 
 /// Whether this worker should receive traffic.
@@ -35,14 +36,19 @@ impl Readiness {
 pub struct Admin {
     metrics: Arc<Metrics>,
     ready: Arc<Readiness>,
+    control: Arc<Control>,
 }
 
 // === impl Admin ===
 
 impl Admin {
     #[must_use]
-    pub fn new(metrics: Arc<Metrics>, ready: Arc<Readiness>) -> Self {
-        Self { metrics, ready }
+    pub fn new(metrics: Arc<Metrics>, ready: Arc<Readiness>, control: Arc<Control>) -> Self {
+        Self {
+            metrics,
+            ready,
+            control,
+        }
     }
 
     fn respond(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -51,6 +57,9 @@ impl Admin {
         }
         match req.uri().path() {
             "/metrics" => {
+                let c = &self.control;
+                self.metrics
+                    .control_state(c.revision(), c.policies().len(), c.is_fresh());
                 let mut res = Response::new(Full::new(Bytes::from(self.metrics.encode())));
                 res.headers_mut().insert(
                     header::CONTENT_TYPE,
@@ -61,8 +70,12 @@ impl Admin {
                 res
             }
             "/healthz" => text(StatusCode::OK, "ok\n"),
-            "/readyz" if self.ready.get() => text(StatusCode::OK, "ready\n"),
-            "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+            "/readyz" if !self.ready.get() => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+            "/readyz" if !self.control.is_fresh() => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: metadata store unreachable for longer than --meta-grace\n",
+            ),
+            "/readyz" => text(StatusCode::OK, "ready\n"),
             _ => text(
                 StatusCode::NOT_FOUND,
                 "not found; try /metrics, /healthz or /readyz\n",

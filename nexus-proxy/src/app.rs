@@ -12,6 +12,7 @@ use tracing::info;
 use crate::access::{Authenticated, ClientKeys};
 use crate::admin::{Admin, Readiness};
 use crate::config::{BackendConfig, Config, ConfigError};
+use crate::control::Control;
 use crate::edge::Edge;
 use crate::frontend::{Frontend, Grammars};
 use crate::host::VirtualHosts;
@@ -24,6 +25,9 @@ pub enum StartError {
     /// Bad configuration (exit code 64).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The metadata store cannot be used (exit code 1).
+    #[error("metadata store: {0}")]
+    Meta(String),
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -38,6 +42,8 @@ pub struct Running {
     pub s3_addr: SocketAddr,
     /// Where the admin port listens.
     pub admin_addr: SocketAddr,
+    /// The control plane (policies) this worker serves from.
+    pub control: Arc<Control>,
     shutdown: watch::Sender<bool>,
     ready: Arc<Readiness>,
     tasks: JoinSet<()>,
@@ -53,10 +59,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let ready = Arc::new(Readiness::default());
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let store = store::open(&config.backend).await?;
+    let control = Control::start(&config).await?;
 
     let frontend = Frontend::new(
         store,
-        Grammars::new(config.grammars.clone()),
+        Grammars::new(config.grammars.clone(), Arc::clone(&control)),
         Arc::clone(&metrics),
     );
     let mut builder = S3ServiceBuilder::new(frontend);
@@ -67,7 +74,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     builder.set_access(Authenticated);
     builder.set_host(VirtualHosts::new(config.virtual_host_domains.clone()));
     let edge = Edge::new(builder.build(), Arc::clone(&metrics));
-    let admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ready));
+    let admin = Admin::new(
+        Arc::clone(&metrics),
+        Arc::clone(&ready),
+        Arc::clone(&control),
+    );
 
     let s3_listener = bind(config.listen).await?;
     let admin_listener = bind(config.admin_listen).await?;
@@ -95,8 +106,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     ));
 
     ready.set(true);
-    info!(%s3_addr, %admin_addr, backend = %describe(&config.backend), tls = config.tls.is_some(), "Nexus worker serving.");
+    info!(%s3_addr, %admin_addr, backend = %describe(&config.backend), tls = config.tls.is_some(), meta = %control.describe(), "Nexus worker serving.");
     Ok(Running {
+        control,
         s3_addr,
         admin_addr,
         shutdown,

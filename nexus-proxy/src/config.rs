@@ -82,6 +82,21 @@ pub struct Args {
     #[arg(long, env = "NEXUS_KEY_GRAMMAR", value_delimiter = ',')]
     pub key_grammar: Vec<String>,
 
+    /// The metadata store (policies, stores, streamlets, swarmlets): `memory`, `file:PATH` or
+    /// `redis://[USER:PASSWORD@]HOST[:PORT][/DB]` / `rediss://…`. Default: the embedded file
+    /// `<data-dir>/meta.json`, which the `nexus` CLI run from the same directory also uses.
+    #[arg(long, env = "NEXUS_META", hide_env_values = true)]
+    pub meta: Option<String>,
+
+    /// A YAML file or directory of resources (policies, ...) to validate and apply at start.
+    #[arg(long, env = "NEXUS_POLICIES")]
+    pub policies: Option<PathBuf>,
+
+    /// Seconds to keep serving from the last policy snapshot while the metadata store is
+    /// unreachable before /readyz reports not ready.
+    #[arg(long, env = "NEXUS_META_GRACE", default_value_t = 30)]
+    pub meta_grace: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM before closing connections.
     #[arg(long, env = "NEXUS_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -110,6 +125,10 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub virtual_host_domains: Vec<String>,
     pub grammars: Vec<(String, KeyGrammar)>,
+    /// The metadata store URL (see `--meta`).
+    pub meta: String,
+    pub policies: Option<PathBuf>,
+    pub meta_grace: Duration,
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
 }
@@ -186,11 +205,40 @@ impl Args {
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| parse_grammar(s))
                 .collect::<Result<_, _>>()?,
+            meta: meta_url(self.meta.as_deref(), &self.data_dir)?,
+            policies: match self.policies {
+                Some(p) if !p.exists() => {
+                    return Err(err(format!(
+                        "--policies {}: no such file or directory",
+                        p.display()
+                    )));
+                }
+                other => other,
+            },
+            meta_grace: Duration::from_secs(self.meta_grace),
             listen: self.listen,
             admin_listen: self.admin_listen,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             log_format: self.log_format,
         })
+    }
+}
+
+fn meta_url(meta: Option<&str>, data_dir: &std::path::Path) -> Result<String, ConfigError> {
+    let Some(url) = meta.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(format!("file:{}", data_dir.join("meta.json").display()));
+    };
+    let known = url == "memory"
+        || url.starts_with("file:")
+        || url.starts_with("redis://")
+        || url.starts_with("rediss://");
+    if known {
+        Ok(url.to_owned())
+    } else {
+        Err(err(format!(
+            "--meta {}: expected memory, file:PATH, redis://… or rediss://…",
+            nexus_core::meta::redact_url(url)
+        )))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod admin;
 pub mod app;
 pub mod body;
 pub mod config;
+pub mod control;
 pub mod edge;
 pub mod frontend;
 pub mod host;

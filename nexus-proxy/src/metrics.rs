@@ -32,6 +32,11 @@ pub struct ClassLabels {
     pub kind: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabels {
+    pub policy: String,
+}
+
 /// All metrics of one worker.
 #[derive(Debug)]
 pub struct Metrics {
@@ -42,6 +47,10 @@ pub struct Metrics {
     bytes_out: Family<OpLabels, Counter>,
     in_flight: Gauge,
     classified: Family<ClassLabels, Counter>,
+    matched: Family<PolicyLabels, Counter>,
+    revision: Gauge,
+    policies: Gauge,
+    meta_fresh: Gauge,
 }
 
 // === impl Metrics ===
@@ -92,6 +101,26 @@ impl Metrics {
             "Object requests by key grammar (system) and object kind",
             classified.clone(),
         );
+        let matched = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "objects_matched",
+            "Object requests that a policy applies to, by policy",
+            matched.clone(),
+        );
+        let revision = Gauge::default();
+        registry.register(
+            "policy_revision",
+            "Metadata revision of the policy set this worker serves",
+            revision.clone(),
+        );
+        let policies = Gauge::default();
+        registry.register("policies", "Policies in the served set", policies.clone());
+        let meta_fresh = Gauge::default();
+        registry.register(
+            "metadata_fresh",
+            "1 while the metadata store was reached within --meta-grace, else 0",
+            meta_fresh.clone(),
+        );
         let build = Family::<Vec<(String, String)>, Gauge>::default();
         build
             .get_or_create(&vec![(
@@ -108,6 +137,10 @@ impl Metrics {
             bytes_out,
             in_flight,
             classified,
+            matched,
+            revision,
+            policies,
+            meta_fresh,
         })
     }
 
@@ -145,6 +178,24 @@ impl Metrics {
                 kind: kind.as_str(),
             })
             .inc();
+    }
+
+    /// A policy applies to an object request.
+    pub fn policy_matched(&self, policy: &str) {
+        self.matched
+            .get_or_create(&PolicyLabels {
+                policy: policy.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The control plane's state, set before each scrape.
+    pub fn control_state(&self, revision: u64, policies: usize, fresh: bool) {
+        self.revision
+            .set(i64::try_from(revision).unwrap_or(i64::MAX));
+        self.policies
+            .set(i64::try_from(policies).unwrap_or(i64::MAX));
+        self.meta_fresh.set(i64::from(fresh));
     }
 
     /// The Prometheus text exposition of every metric.

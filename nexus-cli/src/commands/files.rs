@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use nexus_core::meta::MetaStore;
-use nexus_core::resource::{Diagnostic, PolicySet, Resource, check_references, parse_str, render};
+use nexus_core::resource::{
+    Diagnostic, PolicySet, Resource, check_files, parse_str, read_sources, render,
+};
 
 use super::ValidationFailed;
 
@@ -44,30 +46,8 @@ fn expand(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
             .context("cannot read stdin")?;
         return Ok(vec![("-".into(), text)]);
     }
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let paths: Vec<PathBuf> = if meta.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .with_context(|| format!("cannot list {}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
-        v.sort();
-        if v.is_empty() {
-            anyhow::bail!("{} holds no .yaml or .yml files", path.display());
-        }
-        v
-    } else {
-        vec![path.to_owned()]
-    };
-    paths
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            Ok((p.display().to_string(), text))
-        })
-        .collect()
+    let sources = read_sources(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(sources.into_iter().map(|s| (s.name, s.text)).collect())
 }
 
 /// The resources the store holds now, parsed, and its revision.
@@ -83,22 +63,11 @@ pub async fn stored(store: &dyn MetaStore) -> anyhow::Result<(u64, Vec<Resource>
 /// Referential checks of every loaded file against the others and the stored resources.
 #[must_use]
 pub fn check_all(loaded: &[Loaded], stored: &[Resource]) -> Vec<Diagnostic> {
-    let mut diags = Vec::new();
-    for (i, l) in loaded.iter().enumerate() {
-        let others: Vec<Resource> = stored
-            .iter()
-            .chain(
-                loaded
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .flat_map(|(_, o)| &o.resources),
-            )
-            .cloned()
-            .collect();
-        diags.extend(check_references(&l.file, &l.resources, &others));
-    }
-    diags
+    let files: Vec<(String, Vec<Resource>)> = loaded
+        .iter()
+        .map(|l| (l.file.clone(), l.resources.clone()))
+        .collect();
+    check_files(&files, stored)
 }
 
 /// Prints diagnostics to stderr; fails with exit code 3 when any is an error.

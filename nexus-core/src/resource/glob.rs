@@ -44,30 +44,24 @@ impl Glob {
         )
     }
 
-    /// Whether `text` matches.
+    /// The characters before the first wildcard (all of an exact glob).
+    #[must_use]
+    pub fn literal_prefix(&self) -> &str {
+        self.0
+            .find(['*', '?'])
+            .map_or(self.0.as_str(), |i| &self.0[..i])
+    }
+
+    /// Whether `text` matches. ASCII pattern and text (the usual case) match byte by byte
+    /// without allocating; otherwise by characters, so `?` is one character.
     #[must_use]
     pub fn matches(&self, text: &str) -> bool {
+        if self.0.is_ascii() && text.is_ascii() {
+            return wildcard(self.0.as_bytes(), text.as_bytes(), b'?', b'*');
+        }
         let p: Vec<char> = self.0.chars().collect();
         let t: Vec<char> = text.chars().collect();
-        // Iterative wildcard matching with one backtrack point: O(|p|·|t|) worst case.
-        let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-        while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-                pi += 1;
-                ti += 1;
-            } else if pi < p.len() && p[pi] == '*' {
-                star = Some(pi);
-                mark = ti;
-                pi += 1;
-            } else if let Some(s) = star {
-                pi = s + 1;
-                mark += 1;
-                ti = mark;
-            } else {
-                return false;
-            }
-        }
-        p[pi..].iter().all(|&c| c == '*')
+        wildcard(&p, &t, '?', '*')
     }
 
     /// Whether some string matches both globs.
@@ -107,6 +101,28 @@ impl Glob {
     }
 }
 
+/// Iterative wildcard matching with one backtrack point: O(|p|·|t|) worst case.
+fn wildcard<T: Copy + PartialEq>(p: &[T], t: &[T], one: T, any: T) -> bool {
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == one || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == any {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == any)
+}
+
 impl fmt::Display for Glob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -136,6 +152,14 @@ mod tests {
         assert!(g("*").matches(""));
         assert!(g("*a*b").matches("xxaxxb"));
         assert!(!g("*a*b").matches("xxbxxa"));
+        assert!(
+            g("h?llo").matches("héllo"),
+            "? is one character, not one byte"
+        );
+        assert!(!g("h?llo").matches("hééllo"));
+        assert_eq!(g("logs-*-x").literal_prefix(), "logs-");
+        assert_eq!(g("a?b").literal_prefix(), "a");
+        assert_eq!(g("exact").literal_prefix(), "exact");
     }
 
     #[test]

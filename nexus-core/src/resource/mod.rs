@@ -16,11 +16,13 @@ mod diag;
 mod document;
 mod emit;
 mod glob;
+mod matcher;
 mod names;
 mod policy;
 mod precedence;
 mod refs;
 mod set;
+mod sources;
 mod yaml;
 
 #[cfg(test)]
@@ -35,6 +37,7 @@ pub use self::document::{API_VERSION, Metadata, Parsed, Resource, Spec, parse_st
 pub use self::glob::Glob;
 pub use self::names::{Name, Version};
 pub use self::policy::{Output, PartitionRange, PolicySpec, Stage, Target};
-pub use self::refs::check as check_references;
+pub use self::refs::{check as check_references, check_files};
 pub use self::set::{CompiledPolicy, PolicySet};
+pub use self::sources::{Source, read_sources};
 pub use self::yaml::Pos;

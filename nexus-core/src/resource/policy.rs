@@ -98,6 +98,16 @@ impl Target {
         }
     }
 
+    /// Whether objects of `kind` are targeted (data chunks when `kinds` is absent).
+    #[must_use]
+    pub fn accepts_kind(&self, kind: ObjectKind) -> bool {
+        if self.kinds.is_empty() {
+            kind == ObjectKind::Chunk
+        } else {
+            self.kinds.contains(&kind)
+        }
+    }
+
     /// Whether `partition` is covered (`None`, an object without partition, only when all are).
     #[must_use]
     pub fn covers_partition(&self, partition: Option<u64>) -> bool {

@@ -30,7 +30,7 @@ pub fn matches(spec: &PolicySpec, bucket: &str, class: &ObjectClass) -> Option<S
     if t.bucket != bucket || class.system != spec.system {
         return None;
     }
-    if !t.effective_kinds().contains(&class.kind) || !t.covers_partition(class.partition) {
+    if !t.accepts_kind(class.kind) || !t.covers_partition(class.partition) {
         return None;
     }
     let stream = if t.streams.is_empty() {

@@ -13,6 +13,27 @@ use super::document::{Resource, Spec};
 use super::policy::{PolicySpec, stage_path};
 use super::precedence::could_tie;
 
+/// Checks several files' resources, each against the others and `stored`.
+#[must_use]
+pub fn check_files(files: &[(String, Vec<Resource>)], stored: &[Resource]) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for (i, (file, resources)) in files.iter().enumerate() {
+        let others: Vec<Resource> = stored
+            .iter()
+            .chain(
+                files
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .flat_map(|(_, (_, o))| o),
+            )
+            .cloned()
+            .collect();
+        diags.extend(check(file, resources, &others));
+    }
+    diags
+}
+
 /// Checks `new` (from `file`) against itself and `existing` (what is stored; a resource in
 /// `new` replaces the stored one of the same kind and name).
 #[must_use]

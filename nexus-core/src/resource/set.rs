@@ -7,6 +7,7 @@ use crate::keys::{KeyGrammar, ObjectClass};
 use crate::meta::{ResourceKind, Snapshot};
 
 use super::document::{Resource, Spec, parse_str};
+use super::matcher::BucketMatcher;
 use super::names::Name;
 use super::policy::PolicySpec;
 use super::precedence;
@@ -20,12 +21,12 @@ pub struct CompiledPolicy {
     pub spec: PolicySpec,
 }
 
-/// Every applied policy, indexed by bucket.
+/// Every applied policy, indexed by bucket (see [`BucketMatcher`]).
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     /// The metadata revision this set was compiled from.
     pub revision: u64,
-    by_bucket: HashMap<String, Vec<CompiledPolicy>>,
+    by_bucket: HashMap<String, BucketMatcher>,
     grammars: HashMap<String, KeyGrammar>,
     /// Every resource of the snapshot that parsed (stores, streamlets, swarmlets too).
     pub resources: Vec<Resource>,
@@ -42,6 +43,7 @@ impl PolicySet {
             ..Self::default()
         };
         let mut problems = Vec::new();
+        let mut by_bucket: HashMap<String, Vec<CompiledPolicy>> = HashMap::new();
         for record in &snapshot.records {
             let file = format!("{}/{}", record.kind.as_str(), record.name);
             let parsed = parse_str(&file, &record.body);
@@ -65,30 +67,32 @@ impl PolicySet {
                     continue;
                 }
                 if let Spec::Policy { metadata, spec } = &r.spec {
-                    set.add(CompiledPolicy {
-                        name: metadata.name.clone(),
-                        version: record.version,
-                        spec: spec.clone(),
-                    });
+                    by_bucket
+                        .entry(spec.target.bucket.clone())
+                        .or_default()
+                        .push(CompiledPolicy {
+                            name: metadata.name.clone(),
+                            version: record.version,
+                            spec: spec.clone(),
+                        });
                 }
                 set.resources.push(r);
             }
         }
-        (set, problems)
-    }
-
-    fn add(&mut self, p: CompiledPolicy) {
-        let t = &p.spec.target;
-        let mut grammar = KeyGrammar::new(p.spec.system);
-        if let Some(prefix) = &t.key_prefix {
-            grammar = grammar.with_prefix(prefix.clone());
+        for (bucket, policies) in by_bucket {
+            let matcher = BucketMatcher::new(policies);
+            // Validation keeps one system and prefix per bucket; if a store holds conflicting
+            // ones anyway, the first policy by name decides, deterministically.
+            if let Some(first) = matcher.policies().first() {
+                let mut grammar = KeyGrammar::new(first.spec.system);
+                if let Some(prefix) = &first.spec.target.key_prefix {
+                    grammar = grammar.with_prefix(prefix.clone());
+                }
+                set.grammars.insert(bucket.clone(), grammar);
+            }
+            set.by_bucket.insert(bucket, matcher);
         }
-        // Validation keeps one system and prefix per bucket; if a store holds conflicting ones
-        // anyway, the first policy by name decides, deterministically.
-        self.grammars.entry(t.bucket.clone()).or_insert(grammar);
-        let list = self.by_bucket.entry(t.bucket.clone()).or_default();
-        list.push(p);
-        list.sort_by(|a, b| a.name.cmp(&b.name));
+        (set, problems)
     }
 
     /// The key grammar that policies give `bucket`, if any policy targets it.
@@ -100,10 +104,19 @@ impl PolicySet {
     /// The policy that applies to an object: the most specific match (see [`precedence`]).
     #[must_use]
     pub fn resolve(&self, bucket: &str, class: &ObjectClass) -> Option<&CompiledPolicy> {
+        self.by_bucket.get(bucket)?.resolve(bucket, class)
+    }
+
+    /// The same answer as [`resolve`](Self::resolve), by checking every policy: the reference
+    /// the matcher is tested against, and the baseline of `nexus-bench policies`.
+    #[must_use]
+    pub fn resolve_by_scan(&self, bucket: &str, class: &ObjectClass) -> Option<&CompiledPolicy> {
         let mut best: Option<(precedence::Specificity, &CompiledPolicy)> = None;
-        for p in self.by_bucket.get(bucket)? {
+        for p in self.policies() {
             if let Some(s) = precedence::matches(&p.spec, bucket, class)
-                && best.as_ref().is_none_or(|(b, _)| s > *b)
+                && best
+                    .as_ref()
+                    .is_none_or(|(b, bp)| s > *b || (s == *b && p.name < bp.name))
             {
                 best = Some((s, p));
             }
@@ -111,10 +124,19 @@ impl PolicySet {
         best.map(|(_, p)| p)
     }
 
+    /// Every policy, by bucket then name.
+    pub fn policies(&self) -> impl Iterator<Item = &CompiledPolicy> {
+        let mut buckets: Vec<&String> = self.by_bucket.keys().collect();
+        buckets.sort();
+        buckets
+            .into_iter()
+            .flat_map(|b| self.by_bucket[b].policies())
+    }
+
     /// Number of policies.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.by_bucket.values().map(Vec::len).sum()
+        self.by_bucket.values().map(|m| m.policies().len()).sum()
     }
 
     #[must_use]

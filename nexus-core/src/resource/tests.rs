@@ -158,3 +158,60 @@ proptest::proptest! {
         }
     }
 }
+
+const STREAM_GLOBS: [&str; 9] = ["a*", "ab*", "*b", "a?", "ab", "b", "*", "?", "a*b*"];
+const TOPICS: [&str; 7] = ["a", "ab", "abb", "b", "ba", "aab", "zz"];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_matcher_agrees_with_a_scan(
+        targets in proptest::collection::vec(
+            (
+                proptest::collection::vec(0usize..STREAM_GLOBS.len(), 0..3),
+                0u8..3,
+                0u8..3,
+            ),
+            1..12,
+        ),
+        topic in 0usize..TOPICS.len(),
+        partition in 0u32..4,
+        aux in proptest::bool::ANY,
+    ) {
+        let bodies: Vec<(String, String)> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, (globs, parts, kinds))| {
+                let mut t = String::new();
+                if !globs.is_empty() {
+                    let list: Vec<String> = globs.iter().map(|g| format!("\"{}\"", STREAM_GLOBS[*g])).collect();
+                    t.push_str(&format!("    streams: [{}]\n", list.join(", ")));
+                }
+                match parts {
+                    1 => t.push_str("    partitions: [0]\n"),
+                    2 => t.push_str("    partitions: [\"1-2\"]\n"),
+                    _ => {}
+                }
+                match kinds {
+                    1 => t.push_str("    kinds: [chunk]\n"),
+                    2 => t.push_str("    kinds: [chunk, aux]\n"),
+                    _ => {}
+                }
+                let name = format!("p{i:02}");
+                let body = policy(&name, &t);
+                (name, body)
+            })
+            .collect();
+        let refs: Vec<(&str, String)> = bodies.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+        let (set, problems) = PolicySet::compile(&snapshot(&refs));
+        proptest::prop_assert!(problems.is_empty(), "{:?}", problems);
+        let suffix = if aux { "indexes" } else { "log" };
+        let class = KeyGrammar::new(System::Kafka)
+            .with_prefix("tiered/".to_owned())
+            .classify(&key(TOPICS[topic], partition, suffix), None);
+        let got = set.resolve("kafka-tiered", &class).map(|p| p.name.to_string());
+        let want = set.resolve_by_scan("kafka-tiered", &class).map(|p| p.name.to_string());
+        proptest::prop_assert_eq!(got, want, "{:?}", class);
+    }
+}

@@ -8,6 +8,7 @@
 mod classify;
 mod ingest;
 mod ops;
+mod recorded;
 
 pub use self::classify::Grammars;
 
@@ -37,10 +38,20 @@ impl Frontend {
         }
     }
 
-    /// Classifies an object request's key and counts it.
-    fn observe(&self, bucket: &str, key: &str, managed_ledger_name: Option<&str>) {
-        let class = self.grammars.classify(bucket, key, managed_ledger_name);
+    /// Classifies an object request's key, resolves its policy and counts both. Returns the
+    /// policy as `name@version` (what writes record with the object).
+    fn observe(
+        &self,
+        bucket: &str,
+        key: &str,
+        managed_ledger_name: Option<&str>,
+    ) -> Option<String> {
+        let (class, policies) = self.grammars.classify(bucket, key, managed_ledger_name);
         self.metrics.classified(class.system, class.kind);
+        let policy = policies.resolve(bucket, &class);
+        if let Some(p) = policy {
+            self.metrics.policy_matched(p.name.as_str());
+        }
         tracing::debug!(
             %bucket,
             %key,
@@ -48,8 +59,10 @@ impl Frontend {
             kind = class.kind.as_str(),
             stream = class.stream.as_deref().unwrap_or("-"),
             partition = ?class.partition,
+            policy = policy.map_or("-", |p| p.name.as_str()),
             "Classified object key."
         );
+        policy.map(|p| format!("{}@{}", p.name, p.version))
     }
 }
 

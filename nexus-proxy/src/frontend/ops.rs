@@ -5,6 +5,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::ingest::{self, Verdict};
+use super::recorded;
 use super::{Frontend, request_ctx, stamp};
 
 /// Metadata key under which Pulsar names the managed ledger (the stream).
@@ -29,7 +30,7 @@ macro_rules! s3_impl {
             )*
             $(
                 async fn $oop(&self, req: S3Request<$oin>) -> S3Result<S3Response<$oout>> {
-                    self.observe(&req.input.bucket, &req.input.key, None);
+                    let _ = self.observe(&req.input.bucket, &req.input.key, None);
                     let ctx = request_ctx(&req);
                     self.store.$oop(req).await.map_err(|e| stamp(ctx.as_deref(), e))
                 }
@@ -75,10 +76,7 @@ s3_impl! {
     }
 
     object {
-        get_object(GetObjectInput) -> GetObjectOutput;
-        head_object(HeadObjectInput) -> HeadObjectOutput;
         delete_object(DeleteObjectInput) -> DeleteObjectOutput;
-        copy_object(CopyObjectInput) -> CopyObjectOutput;
         upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
         list_parts(ListPartsInput) -> ListPartsOutput;
         complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
@@ -88,17 +86,51 @@ s3_impl! {
         delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
     }
     special {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let _ = self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        let mut res = self.store.get_object(req).await.map_err(|e| stamp(ctx.as_deref(), e))?;
+        recorded::hide(&mut res.output.metadata);
+        Ok(res)
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let _ = self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        let mut res = self.store.head_object(req).await.map_err(|e| stamp(ctx.as_deref(), e))?;
+        recorded::hide(&mut res.output.metadata);
+        Ok(res)
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let _ = self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        recorded::refuse_reserved(req.input.metadata.as_ref()).map_err(|e| stamp(ctx.as_deref(), e))?;
+        self.store.copy_object(req).await.map_err(|e| stamp(ctx.as_deref(), e))
+    }
+
     async fn put_object(
         &self,
-        req: S3Request<PutObjectInput>,
+        mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let input = &req.input;
-        self.observe(
+        let ctx = request_ctx(&req);
+        let input = &mut req.input;
+        recorded::refuse_reserved(input.metadata.as_ref()).map_err(|e| stamp(ctx.as_deref(), e))?;
+        let policy = self.observe(
             &input.bucket,
             &input.key,
             managed_ledger_name(input.metadata.as_ref()),
         );
-        let ctx = request_ctx(&req);
+        recorded::record_policy(&mut input.metadata, policy);
         let (req, verdict) = verified(req, |i| &mut i.body)?;
         self.store
             .put_object(req)
@@ -112,7 +144,7 @@ s3_impl! {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        self.observe(&req.input.bucket, &req.input.key, None);
+        let _ = self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
         let (req, verdict) = verified(req, |i| &mut i.body)?;
         self.store
@@ -125,15 +157,17 @@ s3_impl! {
 
     async fn create_multipart_upload(
         &self,
-        req: S3Request<CreateMultipartUploadInput>,
+        mut req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        let input = &req.input;
-        self.observe(
+        let ctx = request_ctx(&req);
+        let input = &mut req.input;
+        recorded::refuse_reserved(input.metadata.as_ref()).map_err(|e| stamp(ctx.as_deref(), e))?;
+        let policy = self.observe(
             &input.bucket,
             &input.key,
             managed_ledger_name(input.metadata.as_ref()),
         );
-        let ctx = request_ctx(&req);
+        recorded::record_policy(&mut input.metadata, policy);
         self.store
             .create_multipart_upload(req)
             .await

@@ -15,6 +15,7 @@ mod admin;
 mod auth;
 mod binary;
 mod buckets;
+mod control;
 mod faults;
 mod listing;
 mod moto;

@@ -97,6 +97,10 @@ pub struct Options {
     pub grammars: Vec<(String, KeyGrammar)>,
     pub virtual_host_domains: Vec<String>,
     pub shutdown_grace: Duration,
+    /// `--meta`; the embedded file in the data directory when `None`.
+    pub meta: Option<String>,
+    pub policies: Option<PathBuf>,
+    pub meta_grace: Duration,
 }
 
 impl Default for Options {
@@ -107,6 +111,9 @@ impl Default for Options {
             grammars: Vec::new(),
             virtual_host_domains: vec!["localhost".to_owned()],
             shutdown_grace: Duration::from_secs(5),
+            meta: None,
+            policies: None,
+            meta_grace: Duration::from_secs(30),
         }
     }
 }
@@ -157,6 +164,11 @@ impl Proxy {
             tls,
             virtual_host_domains: opts.virtual_host_domains,
             grammars: opts.grammars,
+            meta: opts
+                .meta
+                .unwrap_or_else(|| format!("file:{}", data.path().join("meta.json").display())),
+            policies: opts.policies,
+            meta_grace: opts.meta_grace,
             shutdown_grace: opts.shutdown_grace,
             log_format: LogFormat::Text,
         };
@@ -171,6 +183,11 @@ impl Proxy {
             running: Some(running),
             data: Some(data),
         }
+    }
+
+    /// The worker's control plane (policy set, revision, freshness).
+    pub fn control(&self) -> &nexus_proxy::control::Control {
+        &self.running.as_ref().expect("running").control
     }
 
     pub fn data_dir(&self) -> PathBuf {
