@@ -13,6 +13,11 @@ bash scripts/setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --all --manifest-path streamlets/Cargo.toml -- --check
+
+echo "== streamlets (wasm32-wasip2)"
+bash scripts/build-streamlets.sh
+export NEXUS_STREAMLETS_DIR="$PWD/streamlets/dist"
 
 echo "== cargo build"
 cargo build --workspace --all-targets --locked

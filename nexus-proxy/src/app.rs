@@ -17,6 +17,8 @@ use crate::edge::Edge;
 use crate::frontend::{Frontend, Grammars};
 use crate::host::VirtualHosts;
 use crate::metrics::Metrics;
+use crate::pipeline::Pipelines;
+use crate::streamlet::Runtime;
 use crate::{serve, store, tls};
 
 /// Why a worker could not start.
@@ -28,6 +30,9 @@ pub enum StartError {
     /// The metadata store cannot be used (exit code 1).
     #[error("metadata store: {0}")]
     Meta(String),
+    /// The streamlet runtime cannot start on this machine (exit code 1).
+    #[error("streamlet runtime: {0}")]
+    Streamlets(String),
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -61,10 +66,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let store = store::open(&config.backend).await?;
     let control = Control::start(&config).await?;
 
+    let parallelism = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let runtime = Runtime::new(Some(config.data_dir.join(".nexus/wasm-cache")), parallelism)
+        .map_err(|e| StartError::Streamlets(format!("{e:#}")))?;
+    let pipelines = Arc::new(Pipelines::new(
+        runtime,
+        control.store(),
+        config.data_dir.join(".nexus/spool"),
+        Arc::clone(&metrics),
+    ));
     let frontend = Frontend::new(
         store,
         Grammars::new(config.grammars.clone(), Arc::clone(&control)),
         Arc::clone(&metrics),
+        pipelines,
     );
     let mut builder = S3ServiceBuilder::new(frontend);
     builder.set_auth(ClientKeys::new(

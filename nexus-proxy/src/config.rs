@@ -92,6 +92,11 @@ pub struct Args {
     #[arg(long, env = "NEXUS_POLICIES")]
     pub policies: Option<PathBuf>,
 
+    /// A directory of streamlets to deploy at start: each `NAME.wasm` with its descriptor
+    /// `NAME.yaml` (`scripts/build-streamlets.sh` lays out `streamlets/dist/` so).
+    #[arg(long, env = "NEXUS_STREAMLETS")]
+    pub streamlets: Option<PathBuf>,
+
     /// Seconds to keep serving from the last policy snapshot while the metadata store is
     /// unreachable before /readyz reports not ready.
     #[arg(long, env = "NEXUS_META_GRACE", default_value_t = 30)]
@@ -125,9 +130,13 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub virtual_host_domains: Vec<String>,
     pub grammars: Vec<(String, KeyGrammar)>,
+    /// `--data-dir`: the embedded store (when it is the backend), the default metadata file,
+    /// precompiled streamlets and spooled bodies.
+    pub data_dir: PathBuf,
     /// The metadata store URL (see `--meta`).
     pub meta: String,
     pub policies: Option<PathBuf>,
+    pub streamlets: Option<PathBuf>,
     pub meta_grace: Duration,
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
@@ -206,10 +215,20 @@ impl Args {
                 .map(|s| parse_grammar(s))
                 .collect::<Result<_, _>>()?,
             meta: meta_url(self.meta.as_deref(), &self.data_dir)?,
+            data_dir: self.data_dir.clone(),
             policies: match self.policies {
                 Some(p) if !p.exists() => {
                     return Err(err(format!(
                         "--policies {}: no such file or directory",
+                        p.display()
+                    )));
+                }
+                other => other,
+            },
+            streamlets: match self.streamlets {
+                Some(p) if !p.is_dir() => {
+                    return Err(err(format!(
+                        "--streamlets {}: not a directory",
                         p.display()
                     )));
                 }

@@ -18,6 +18,7 @@ use crate::config::{Config, ConfigError};
 
 /// The worker's view of the metadata store.
 pub struct Control {
+    store: Arc<dyn MetaStore>,
     cache: SnapshotCache<PolicySet>,
     grace: Duration,
     describe: String,
@@ -33,6 +34,9 @@ impl Control {
         let store = meta::open(&config.meta)
             .await
             .map_err(|e| StartError::Meta(format!("{}: {e}", meta::redact_url(&config.meta))))?;
+        if let Some(dir) = &config.streamlets {
+            deploy_streamlets(store.as_ref(), dir).await?;
+        }
         if let Some(path) = &config.policies {
             apply_files(store.as_ref(), path).await?;
         }
@@ -47,10 +51,17 @@ impl Control {
             "Policies loaded."
         );
         Ok(Arc::new(Self {
+            store: Arc::clone(&store),
             cache,
             grace: config.meta_grace,
             describe: store.describe(),
         }))
+    }
+
+    /// The metadata store (streamlet modules are read from it by digest).
+    #[must_use]
+    pub fn store(&self) -> Arc<dyn MetaStore> {
+        Arc::clone(&self.store)
     }
 
     /// The policy set being served.
@@ -102,6 +113,53 @@ fn compile(snapshot: &meta::Snapshot) -> Result<PolicySet, std::convert::Infalli
         warn!(revision = snapshot.revision, "Stored resource ignored: {p}");
     }
     Ok(set)
+}
+
+/// Deploys every `NAME.wasm` of `dir` with its descriptor `NAME.yaml` (the same checks as
+/// `nexus streamlet deploy`). Re-deploying the same module and descriptor changes nothing.
+async fn deploy_streamlets(store: &dyn MetaStore, dir: &std::path::Path) -> Result<(), StartError> {
+    let bad = |msg: String| StartError::Config(ConfigError::from(msg));
+    let mut modules: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| bad(format!("--streamlets {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    modules.sort();
+    if modules.is_empty() {
+        return Err(bad(format!(
+            "--streamlets {}: no .wasm files",
+            dir.display()
+        )));
+    }
+    for module in modules {
+        let descriptor = module.with_extension("yaml");
+        let bytes =
+            std::fs::read(&module).map_err(|e| bad(format!("{}: {e}", module.display())))?;
+        let text = std::fs::read_to_string(&descriptor).map_err(|e| {
+            bad(format!(
+                "{}: {e} (each NAME.wasm needs its NAME.yaml)",
+                descriptor.display()
+            ))
+        })?;
+        let prepared =
+            nexus_core::deploy::prepare(&bytes, &descriptor.display().to_string(), &text).map_err(
+                |e| {
+                    bad(format!(
+                        "--streamlets: cannot deploy {}:\n{e}",
+                        module.display()
+                    ))
+                },
+            )?;
+        let outcome = nexus_core::deploy::deploy(store, &bytes, &prepared)
+            .await
+            .map_err(|e| StartError::Meta(e.to_string()))?;
+        for r in &outcome.results {
+            if r.outcome != Outcome::Unchanged {
+                info!(streamlet = %r.name, module = %prepared.digest, version = r.version, "Deployed from --streamlets.");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Validates the files under `path` (structurally, then against what is stored) and applies

@@ -37,6 +37,18 @@ pub struct PolicyLabels {
     pub policy: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StreamletLabels {
+    pub streamlet: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    pub streamlet: String,
+    pub stage: u32,
+    pub reason: &'static str,
+}
+
 /// All metrics of one worker.
 #[derive(Debug)]
 pub struct Metrics {
@@ -51,6 +63,11 @@ pub struct Metrics {
     revision: Gauge,
     policies: Gauge,
     meta_fresh: Gauge,
+    streamlet_seconds: Family<StreamletLabels, Histogram>,
+    streamlet_failures: Family<FailureLabels, Counter>,
+    pipeline_skipped: Family<PolicyLabels, Counter>,
+    logical_bytes: Family<PolicyLabels, Counter>,
+    stored_bytes: Family<PolicyLabels, Counter>,
 }
 
 // === impl Metrics ===
@@ -121,6 +138,40 @@ impl Metrics {
             "1 while the metadata store was reached within --meta-grace, else 0",
             meta_fresh.clone(),
         );
+        let streamlet_seconds = Family::<StreamletLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.0001, 4.0, 10,
+            ))
+        });
+        registry.register(
+            "streamlet_call_duration_seconds",
+            "Time of one streamlet invocation (one frame, one stage)",
+            streamlet_seconds.clone(),
+        );
+        let streamlet_failures = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "streamlet_failures",
+            "Streamlet invocations that failed, by streamlet, pipeline stage and reason (error, trap, timeout, memory, module, internal)",
+            streamlet_failures.clone(),
+        );
+        let pipeline_skipped = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "pipeline_skipped",
+            "Writes stored as sent because the policy's streamlets are not deployed",
+            pipeline_skipped.clone(),
+        );
+        let logical_bytes = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "pipeline_logical_bytes",
+            "Plaintext bytes written through each policy's pipeline",
+            logical_bytes.clone(),
+        );
+        let stored_bytes = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "pipeline_stored_bytes",
+            "Bytes stored for them (the compression ratio is logical / stored)",
+            stored_bytes.clone(),
+        );
         let build = Family::<Vec<(String, String)>, Gauge>::default();
         build
             .get_or_create(&vec![(
@@ -141,6 +192,11 @@ impl Metrics {
             revision,
             policies,
             meta_fresh,
+            streamlet_seconds,
+            streamlet_failures,
+            pipeline_skipped,
+            logical_bytes,
+            stored_bytes,
         })
     }
 
@@ -187,6 +243,44 @@ impl Metrics {
                 policy: policy.to_owned(),
             })
             .inc();
+    }
+
+    /// One streamlet invocation took `seconds`.
+    pub fn streamlet_call(&self, streamlet: &str, seconds: f64) {
+        self.streamlet_seconds
+            .get_or_create(&StreamletLabels {
+                streamlet: streamlet.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// A streamlet invocation failed.
+    pub fn streamlet_failure(&self, streamlet: &str, stage: usize, reason: &'static str) {
+        self.streamlet_failures
+            .get_or_create(&FailureLabels {
+                streamlet: streamlet.to_owned(),
+                stage: u32::try_from(stage).unwrap_or(u32::MAX),
+                reason,
+            })
+            .inc();
+    }
+
+    /// A write under `policy` was stored as sent (its streamlets are not deployed).
+    pub fn pipeline_skipped(&self, policy: &str) {
+        self.pipeline_skipped
+            .get_or_create(&PolicyLabels {
+                policy: policy.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A write through `policy`'s pipeline stored `stored` bytes for `logical`.
+    pub fn pipeline_bytes(&self, policy: &str, logical: u64, stored: u64) {
+        let labels = PolicyLabels {
+            policy: policy.to_owned(),
+        };
+        self.logical_bytes.get_or_create(&labels).inc_by(logical);
+        self.stored_bytes.get_or_create(&labels).inc_by(stored);
     }
 
     /// The control plane's state, set before each scrape.

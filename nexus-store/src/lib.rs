@@ -7,5 +7,6 @@
 //! - [`s3::S3Backend`]: any S3 endpoint through `aws-sdk-s3`.
 
 pub mod checksum;
+pub mod conditions;
 pub mod local;
 pub mod s3;

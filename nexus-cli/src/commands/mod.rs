@@ -4,6 +4,7 @@ mod apply;
 mod classify;
 mod completions;
 mod ctx;
+mod deploy;
 mod diff;
 mod files;
 mod output;
@@ -38,7 +39,7 @@ pub enum Command {
     Store(resources::Verb),
     /// Streamlets (WASM functions and their descriptors).
     #[command(subcommand)]
-    Streamlet(resources::Verb),
+    Streamlet(StreamletVerb),
     /// Swarmlets (groups of workers by location and hardware).
     #[command(subcommand)]
     Swarmlet(resources::Verb),
@@ -46,6 +47,15 @@ pub enum Command {
     Status(status::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::Args),
+}
+
+/// Streamlets have every resource verb and `deploy`.
+#[derive(Debug, clap::Subcommand)]
+pub enum StreamletVerb {
+    /// Check a WASM component against its descriptor, store it by digest, apply the descriptor.
+    Deploy(deploy::Args),
+    #[command(flatten)]
+    Common(resources::Verb),
 }
 
 impl Command {
@@ -56,7 +66,10 @@ impl Command {
             Command::Apply(a) => a.run(ctx, apply::Only::Any).await,
             Command::Policy(v) => v.run(ctx, ResourceKind::Policy).await,
             Command::Store(v) => v.run(ctx, ResourceKind::Store).await,
-            Command::Streamlet(v) => v.run(ctx, ResourceKind::Streamlet).await,
+            Command::Streamlet(StreamletVerb::Deploy(a)) => a.run(ctx).await,
+            Command::Streamlet(StreamletVerb::Common(v)) => {
+                v.run(ctx, ResourceKind::Streamlet).await
+            }
             Command::Swarmlet(v) => v.run(ctx, ResourceKind::Swarmlet).await,
             Command::Status(a) => a.run(ctx).await,
             Command::Completions(a) => a.run(),

@@ -9,43 +9,67 @@ mod classify;
 mod ingest;
 mod ops;
 mod recorded;
+mod transformed;
 
 pub use self::classify::Grammars;
+pub use self::recorded::hide as hide_recorded;
 
 use std::sync::Arc;
 
+use nexus_core::keys::ObjectClass;
+use nexus_core::resource::{CompiledPolicy, PolicySet};
 use s3s::{S3, S3Error, S3Request};
 
 use crate::metrics::Metrics;
+use crate::pipeline::Pipelines;
 use crate::request::RequestCtx;
 
-/// The front end: key classification, then the store.
+/// The front end: key classification, policy, pipeline, then the store.
 pub struct Frontend {
     store: Arc<dyn S3>,
     grammars: Grammars,
     metrics: Arc<Metrics>,
+    pipelines: Arc<Pipelines>,
+}
+
+/// What classification found for one object request.
+pub struct Observed {
+    pub class: ObjectClass,
+    /// The policy snapshot the request was classified with.
+    pub set: Arc<PolicySet>,
+    pub policy: Option<CompiledPolicy>,
+}
+
+impl Observed {
+    /// `name@version` of the policy, as recorded with writes.
+    #[must_use]
+    pub fn policy_label(&self) -> Option<String> {
+        self.policy
+            .as_ref()
+            .map(|p| format!("{}@{}", p.name, p.version))
+    }
 }
 
 // === impl Frontend ===
 
 impl Frontend {
     #[must_use]
-    pub fn new(store: Arc<dyn S3>, grammars: Grammars, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        store: Arc<dyn S3>,
+        grammars: Grammars,
+        metrics: Arc<Metrics>,
+        pipelines: Arc<Pipelines>,
+    ) -> Self {
         Self {
             store,
             grammars,
             metrics,
+            pipelines,
         }
     }
 
-    /// Classifies an object request's key, resolves its policy and counts both. Returns the
-    /// policy as `name@version` (what writes record with the object).
-    fn observe(
-        &self,
-        bucket: &str,
-        key: &str,
-        managed_ledger_name: Option<&str>,
-    ) -> Option<String> {
+    /// Classifies an object request's key, resolves its policy and counts both.
+    fn observe(&self, bucket: &str, key: &str, managed_ledger_name: Option<&str>) -> Observed {
         let (class, policies) = self.grammars.classify(bucket, key, managed_ledger_name);
         self.metrics.classified(class.system, class.kind);
         let policy = policies.resolve(bucket, &class);
@@ -62,7 +86,12 @@ impl Frontend {
             policy = policy.map_or("-", |p| p.name.as_str()),
             "Classified object key."
         );
-        policy.map(|p| format!("{}@{}", p.name, p.version))
+        let policy = policy.cloned();
+        Observed {
+            class,
+            set: policies,
+            policy,
+        }
     }
 }
 

@@ -30,7 +30,7 @@ macro_rules! s3_impl {
             )*
             $(
                 async fn $oop(&self, req: S3Request<$oin>) -> S3Result<S3Response<$oout>> {
-                    let _ = self.observe(&req.input.bucket, &req.input.key, None);
+                    self.observe(&req.input.bucket, &req.input.key, None);
                     let ctx = request_ctx(&req);
                     self.store.$oop(req).await.map_err(|e| stamp(ctx.as_deref(), e))
                 }
@@ -77,7 +77,6 @@ s3_impl! {
 
     object {
         delete_object(DeleteObjectInput) -> DeleteObjectOutput;
-        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
         list_parts(ListPartsInput) -> ListPartsOutput;
         complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
@@ -90,32 +89,37 @@ s3_impl! {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let _ = self.observe(&req.input.bucket, &req.input.key, None);
+        let obs = self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
-        let mut res = self.store.get_object(req).await.map_err(|e| stamp(ctx.as_deref(), e))?;
-        recorded::hide(&mut res.output.metadata);
-        Ok(res)
+        self.get(req, &obs).await.map_err(|e| stamp(ctx.as_deref(), e))
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        let _ = self.observe(&req.input.bucket, &req.input.key, None);
+        self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
-        let mut res = self.store.head_object(req).await.map_err(|e| stamp(ctx.as_deref(), e))?;
-        recorded::hide(&mut res.output.metadata);
-        Ok(res)
+        self.head(req).await.map_err(|e| stamp(ctx.as_deref(), e))
     }
 
     async fn copy_object(
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        let _ = self.observe(&req.input.bucket, &req.input.key, None);
+        self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
         recorded::refuse_reserved(req.input.metadata.as_ref()).map_err(|e| stamp(ctx.as_deref(), e))?;
-        self.store.copy_object(req).await.map_err(|e| stamp(ctx.as_deref(), e))
+        self.copy(req).await.map_err(|e| stamp(ctx.as_deref(), e))
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let obs = self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        self.upload_part_copy(req, &obs).await.map_err(|e| stamp(ctx.as_deref(), e))
     }
 
     async fn put_object(
@@ -125,13 +129,20 @@ s3_impl! {
         let ctx = request_ctx(&req);
         let input = &mut req.input;
         recorded::refuse_reserved(input.metadata.as_ref()).map_err(|e| stamp(ctx.as_deref(), e))?;
-        let policy = self.observe(
+        let obs = self.observe(
             &input.bucket,
             &input.key,
             managed_ledger_name(input.metadata.as_ref()),
         );
-        recorded::record_policy(&mut input.metadata, policy);
+        recorded::record_policy(&mut input.metadata, obs.policy_label());
+        let plan = obs.policy.as_ref().and_then(|p| self.plan(&obs, p));
         let (req, verdict) = verified(req, |i| &mut i.body)?;
+        if let Some(plan) = plan {
+            return self
+                .put_transformed(req, &verdict, &obs, plan)
+                .await
+                .map_err(|e| stamp(ctx.as_deref(), e));
+        }
         self.store
             .put_object(req)
             .await
@@ -144,7 +155,7 @@ s3_impl! {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        let _ = self.observe(&req.input.bucket, &req.input.key, None);
+        self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
         let (req, verdict) = verified(req, |i| &mut i.body)?;
         self.store
@@ -162,12 +173,12 @@ s3_impl! {
         let ctx = request_ctx(&req);
         let input = &mut req.input;
         recorded::refuse_reserved(input.metadata.as_ref()).map_err(|e| stamp(ctx.as_deref(), e))?;
-        let policy = self.observe(
+        let obs = self.observe(
             &input.bucket,
             &input.key,
             managed_ledger_name(input.metadata.as_ref()),
         );
-        recorded::record_policy(&mut input.metadata, policy);
+        recorded::record_policy(&mut input.metadata, obs.policy_label());
         self.store
             .create_multipart_upload(req)
             .await

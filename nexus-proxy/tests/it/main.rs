@@ -22,5 +22,6 @@ mod moto;
 mod multipart;
 mod objects;
 mod payloads;
+mod pipeline;
 mod reads;
 mod tagging;

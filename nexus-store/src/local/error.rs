@@ -3,8 +3,7 @@
 use std::io;
 use std::str::FromStr as _;
 
-use http::{HeaderMap, HeaderValue, StatusCode};
-use s3s::dto::{Timestamp, TimestampFormat};
+use http::StatusCode;
 use s3s::{S3Error, S3ErrorCode};
 
 /// Everything that can go wrong in [`super::LocalStore`].
@@ -165,21 +164,7 @@ fn custom(code: &str, status: StatusCode, message: String) -> S3Error {
 }
 
 fn not_modified(etag: &str, last_modified: i64) -> S3Error {
-    let mut err = S3Error::new(S3ErrorCode::NotModified);
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
-        headers.insert(http::header::ETAG, v);
-    }
-    if let Some(ts) = super::time::timestamp(last_modified) {
-        let mut buf = Vec::new();
-        if Timestamp::format(&ts, TimestampFormat::HttpDate, &mut buf).is_ok()
-            && let Ok(v) = HeaderValue::from_bytes(&buf)
-        {
-            headers.insert(http::header::LAST_MODIFIED, v);
-        }
-    }
-    err.set_headers(headers);
-    err
+    crate::conditions::not_modified(etag, last_modified)
 }
 
 impl From<Error> for S3Error {

@@ -100,6 +100,7 @@ pub struct Options {
     /// `--meta`; the embedded file in the data directory when `None`.
     pub meta: Option<String>,
     pub policies: Option<PathBuf>,
+    pub streamlets: Option<PathBuf>,
     pub meta_grace: Duration,
 }
 
@@ -113,6 +114,7 @@ impl Default for Options {
             shutdown_grace: Duration::from_secs(5),
             meta: None,
             policies: None,
+            streamlets: None,
             meta_grace: Duration::from_secs(30),
         }
     }
@@ -164,10 +166,12 @@ impl Proxy {
             tls,
             virtual_host_domains: opts.virtual_host_domains,
             grammars: opts.grammars,
+            data_dir: data.path().to_owned(),
             meta: opts
                 .meta
                 .unwrap_or_else(|| format!("file:{}", data.path().join("meta.json").display())),
             policies: opts.policies,
+            streamlets: opts.streamlets,
             meta_grace: opts.meta_grace,
             shutdown_grace: opts.shutdown_grace,
             log_format: LogFormat::Text,

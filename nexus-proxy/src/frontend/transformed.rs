@@ -1,0 +1,421 @@
+//! Object operations that policies change: PutObject through a pipeline, and GET, HEAD,
+//! CopyObject and UploadPartCopy of objects stored transformed. Objects without
+//! `nexus-format` and writes no pipeline applies to never come here (pass-through).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nexus_core::resource::CompiledPolicy;
+use nexus_store::conditions::{self, Conditions};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::ingest::Verdict;
+use super::{Frontend, Observed, recorded, request_ctx};
+use crate::pipeline::decode::{self, Source, Transformed, internal, is_transformed};
+use crate::pipeline::encode::encode;
+use crate::pipeline::plan::{Plan, encode_ctx, keys};
+use crate::pipeline::{PipelineRequest, StageRun};
+use crate::streamlet::{ChunkInfo, Direction, ObjectRef, SharedContext};
+
+/// S3's limit on user metadata (keys and values, UTF-8 bytes).
+const METADATA_LIMIT: usize = 2048;
+
+fn request_id<T>(req: &S3Request<T>) -> Arc<str> {
+    request_ctx(req).map_or_else(|| Arc::from("-"), |c| Arc::from(c.id.as_str()))
+}
+
+impl Frontend {
+    fn source<'a>(
+        &'a self,
+        obs: &'a Observed,
+        like: &'a S3Request<()>,
+        request_id: Arc<str>,
+    ) -> Source<'a> {
+        Source {
+            pipelines: &self.pipelines,
+            store: &self.store,
+            set: &obs.set,
+            like,
+            request_id,
+        }
+    }
+
+    /// The write plan for `policy`, or `None` (pass-through) when it has no byte stages or
+    /// its streamlets are not deployed yet (logged and counted; the write still succeeds).
+    pub(super) fn plan(&self, obs: &Observed, policy: &CompiledPolicy) -> Option<Plan> {
+        if policy.spec.pipeline.is_empty() {
+            return None;
+        }
+        match Plan::for_policy(&obs.set, policy) {
+            Ok(plan) if plan.stages.is_empty() => None,
+            Ok(plan) => Some(plan),
+            Err(why) => {
+                self.metrics.pipeline_skipped(policy.name.as_str());
+                tracing::warn!(policy = %policy.name, "Pipeline not run, object stored as sent: {why}.");
+                None
+            }
+        }
+    }
+
+    /// PutObject through `plan`.
+    pub(super) async fn put_transformed(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+        verdict: &Verdict,
+        obs: &Observed,
+        plan: Plan,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let id = request_id(&req);
+        let mut stages = Vec::with_capacity(plan.stages.len());
+        for (i, s) in plan.stages.iter().enumerate() {
+            let loaded = self
+                .pipelines
+                .loaded(&s.digest)
+                .await
+                .map_err(|e| e.to_s3(&s.name, i))?;
+            stages.push(StageRun {
+                name: Arc::clone(&s.name),
+                index: i,
+                loaded,
+                params: Arc::clone(&s.params),
+                limits: s.limits.clone(),
+            });
+        }
+        let input = &mut req.input;
+        let info = Arc::new(ChunkInfo {
+            object: ObjectRef {
+                bucket: input.bucket.clone(),
+                key: input.key.clone(),
+            },
+            system: obs.class.system.as_str().to_owned(),
+            stream_name: obs.class.stream.clone(),
+            partition: obs.class.partition,
+            size: input.content_length.and_then(|l| u64::try_from(l).ok()),
+            content_type: input.content_type.clone(),
+        });
+        let ctx = SharedContext::writable(BTreeMap::new());
+        let preq = PipelineRequest {
+            direction: Direction::Put,
+            info,
+            ctx: ctx.clone(),
+            request_id: id,
+        };
+        let encoded = encode(&self.pipelines, stages.into(), &preq, input.body.take())
+            .await
+            .map_err(|e| verdict.explain(e))?;
+        verdict.confirm()?;
+
+        let (pipeline, params) = plan.recorded().to_metadata();
+        let m = input.metadata.get_or_insert_with(Metadata::default);
+        m.insert(keys::FORMAT.to_owned(), keys::FORMAT_NXF1.to_owned());
+        m.insert(keys::SIZE.to_owned(), encoded.logical_size.to_string());
+        m.insert(keys::ETAG.to_owned(), encoded.md5_hex.clone());
+        m.insert(keys::PIPELINE.to_owned(), pipeline);
+        m.insert(keys::PARAMS.to_owned(), params);
+        if let Some(c) = encode_ctx(&ctx.entries()) {
+            m.insert(keys::CTX.to_owned(), c);
+        }
+        let size: usize = m.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > METADATA_LIMIT {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MetadataTooLarge,
+                format!(
+                    "user metadata and what Nexus records with the object take {size} bytes; S3 allows {METADATA_LIMIT}"
+                ),
+            ));
+        }
+        // What the client declared describes the plaintext, which was checked above; the
+        // stored bytes are new.
+        input.content_length = i64::try_from(encoded.spool.len()).ok();
+        input.content_md5 = None;
+        input.checksum_algorithm = None;
+        input.checksum_crc32 = None;
+        input.checksum_crc32c = None;
+        input.checksum_crc64nvme = None;
+        input.checksum_sha1 = None;
+        input.checksum_sha256 = None;
+        strip_body_headers(&mut req.headers);
+        req.trailing_headers = None;
+        let stored = encoded.spool.len();
+        req.input.body = Some(encoded.spool.into_blob().map_err(|e| {
+            S3Error::with_message(S3ErrorCode::ServiceUnavailable, format!("spool: {e}"))
+        })?);
+        let mut res = self.store.put_object(req).await?;
+        let out = &mut res.output;
+        out.e_tag = Some(ETag::Strong(encoded.md5_hex));
+        out.checksum_crc32 = None;
+        out.checksum_crc32c = None;
+        out.checksum_crc64nvme = None;
+        out.checksum_sha1 = None;
+        out.checksum_sha256 = None;
+        out.checksum_type = None;
+        out.size = i64::try_from(encoded.logical_size).ok();
+        self.metrics
+            .pipeline_bytes(&plan.policy, encoded.logical_size, stored);
+        tracing::debug!(policy = %plan.policy, logical = encoded.logical_size, stored, frames = encoded.frames, "Stored through the pipeline.");
+        Ok(res)
+    }
+
+    /// GetObject, decoding transformed objects. Buckets no policy targets now take the plain
+    /// path for unconditional full reads (a HEAD first would cost every pass-through GET); a
+    /// transformed object found there (its policy was deleted since) is re-read properly.
+    pub(super) async fn get(
+        &self,
+        req: S3Request<GetObjectInput>,
+        obs: &Observed,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = &req.input;
+        let plain = input.range.is_none()
+            && input.if_match.is_none()
+            && input.if_none_match.is_none()
+            && input.if_modified_since.is_none()
+            && input.if_unmodified_since.is_none()
+            && input.part_number.is_none()
+            && obs.set.grammar_for(&input.bucket).is_none();
+        let like = shell(&req);
+        let (bucket, key) = (input.bucket.clone(), input.key.clone());
+        let id = request_id(&req);
+        if plain {
+            let copy = req.input.clone();
+            let mut res = self.store.get_object(req).await?;
+            if !is_transformed(res.output.metadata.as_ref()) {
+                recorded::hide(&mut res.output.metadata);
+                return Ok(res);
+            }
+            drop(res);
+            let head = decode::head(&self.store, &like, &bucket, &key).await?;
+            return self.get_decoded(&like, copy, head, obs, id).await;
+        }
+        let head = decode::head(&self.store, &like, &bucket, &key).await?;
+        if !is_transformed(head.metadata.as_ref()) {
+            let mut res = self.store.get_object(req).await?;
+            recorded::hide(&mut res.output.metadata);
+            return Ok(res);
+        }
+        if req.input.part_number.is_some() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "GetObject with partNumber on an object Nexus stores transformed",
+            ));
+        }
+        let input = req.input;
+        self.get_decoded(&like, input, head, obs, id).await
+    }
+
+    async fn get_decoded(
+        &self,
+        like: &S3Request<()>,
+        input: GetObjectInput,
+        head: HeadObjectOutput,
+        obs: &Observed,
+        id: Arc<str>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let t = Transformed::from_head(&head, &input.bucket, &input.key)?;
+        let src = self.source(obs, like, id);
+        let out = decode::get(&src, &input, head, t).await?;
+        Ok(S3Response::new(out))
+    }
+
+    /// HeadObject: the logical size and ETag of transformed objects, preconditions evaluated
+    /// against them.
+    pub(super) async fn head(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = &req.input;
+        let conditional = input.if_match.is_some()
+            || input.if_none_match.is_some()
+            || input.if_modified_since.is_some()
+            || input.if_unmodified_since.is_some();
+        if !conditional {
+            let mut res = self.store.head_object(req).await?;
+            if is_transformed(res.output.metadata.as_ref()) {
+                let t = Transformed::from_head(&res.output, "-", "-")?;
+                t.logical_head(&mut res.output);
+            }
+            recorded::hide(&mut res.output.metadata);
+            return Ok(res);
+        }
+        let like = shell(&req);
+        let mut head = decode::head(&self.store, &like, &input.bucket, &input.key).await?;
+        if !is_transformed(head.metadata.as_ref()) {
+            let mut res = self.store.head_object(req).await?;
+            recorded::hide(&mut res.output.metadata);
+            return Ok(res);
+        }
+        let t = Transformed::from_head(&head, &input.bucket, &input.key)?;
+        conditions::check_read(
+            &t.logical_etag,
+            t.last_modified_secs,
+            Conditions {
+                if_match: input.if_match.as_ref(),
+                if_none_match: input.if_none_match.as_ref(),
+                if_modified_since: input.if_modified_since.as_ref(),
+                if_unmodified_since: input.if_unmodified_since.as_ref(),
+            },
+        )?;
+        t.logical_head(&mut head);
+        recorded::hide(&mut head.metadata);
+        Ok(S3Response::new(head))
+    }
+
+    /// CopyObject: a transformed source copies server-side with its Nexus metadata (the
+    /// stored bytes describe themselves); with `x-amz-metadata-directive: REPLACE` the new
+    /// client metadata is merged with the source's Nexus keys, so the copy stays readable.
+    pub(super) async fn copy(
+        &self,
+        mut req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let replace = req
+            .input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        let source = match &req.input.copy_source {
+            CopySource::Bucket { bucket, key, .. } => Some((bucket.to_string(), key.to_string())),
+            CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => None,
+        };
+        let mut logical_etag = None;
+        if let Some((bucket, key)) = source {
+            let like = shell(&req);
+            if let Ok(head) = decode::head(&self.store, &like, &bucket, &key).await
+                && is_transformed(head.metadata.as_ref())
+            {
+                let t = Transformed::from_head(&head, &bucket, &key)?;
+                logical_etag = Some(t.logical_etag);
+                if replace {
+                    let nexus: Vec<(String, String)> = head
+                        .metadata
+                        .iter()
+                        .flatten()
+                        .filter(|(k, _)| {
+                            k.starts_with("nexus-") && k.as_str() != recorded::POLICY_KEY
+                        })
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    req.input
+                        .metadata
+                        .get_or_insert_with(Metadata::default)
+                        .extend(nexus);
+                }
+            }
+        }
+        let mut res = self.store.copy_object(req).await?;
+        if let (Some(etag), Some(r)) = (logical_etag, res.output.copy_object_result.as_mut()) {
+            r.e_tag = Some(ETag::Strong(etag));
+            r.checksum_crc32 = None;
+            r.checksum_crc32c = None;
+            r.checksum_crc64nvme = None;
+            r.checksum_sha1 = None;
+            r.checksum_sha256 = None;
+        }
+        Ok(res)
+    }
+
+    /// UploadPartCopy: a transformed source range is decoded and uploaded as the part (the
+    /// stored bytes of a range are not the bytes the client asked for).
+    pub(super) async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+        obs: &Observed,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source else {
+            return self.store.upload_part_copy(req).await;
+        };
+        let (src_bucket, src_key) = (bucket.to_string(), key.to_string());
+        let like = shell(&req);
+        let head = match decode::head(&self.store, &like, &src_bucket, &src_key).await {
+            Ok(h) if is_transformed(h.metadata.as_ref()) => h,
+            _ => return self.store.upload_part_copy(req).await,
+        };
+        let t = Transformed::from_head(&head, &src_bucket, &src_key)?;
+        let input = &req.input;
+        conditions::check_read(
+            &t.logical_etag,
+            t.last_modified_secs,
+            Conditions {
+                if_match: input.copy_source_if_match.as_ref(),
+                if_none_match: input.copy_source_if_none_match.as_ref(),
+                if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+            },
+        )
+        .map_err(|_| S3Error::new(S3ErrorCode::PreconditionFailed))?;
+        let range = match &input.copy_source_range {
+            None => None,
+            Some(r) => Some(parse_copy_range(r)?),
+        };
+        let get = GetObjectInput::builder()
+            .bucket(src_bucket.clone())
+            .key(src_key.clone())
+            .range(range)
+            .build()
+            .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
+        let src = self.source(obs, &like, request_id(&req));
+        let decoded = decode::get(&src, &get, head, t).await?;
+        let part = UploadPartInput::builder()
+            .bucket(input.bucket.clone())
+            .key(input.key.clone())
+            .upload_id(input.upload_id.clone())
+            .part_number(input.part_number)
+            .content_length(decoded.content_length)
+            .body(decoded.body)
+            .build()
+            .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
+        let out = self.store.upload_part(internal(&like, part)).await?.output;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: out.e_tag,
+                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
+                ..CopyPartResult::default()
+            }),
+            ..UploadPartCopyOutput::default()
+        }))
+    }
+}
+
+/// `bytes=a-b` of `x-amz-copy-source-range`.
+fn parse_copy_range(r: &str) -> S3Result<Range> {
+    let bad = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("invalid x-amz-copy-source-range `{r}`"),
+        )
+    };
+    let spec = r.strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let first: u64 = a.parse().map_err(|_| bad())?;
+    let last: u64 = b.parse().map_err(|_| bad())?;
+    if last < first {
+        return Err(bad());
+    }
+    Ok(Range::Int {
+        first,
+        last: Some(last),
+    })
+}
+
+/// The parts of a request that internal requests reuse (no input, no body, no headers).
+fn shell<T>(req: &S3Request<T>) -> S3Request<()> {
+    internal(req, ())
+}
+
+/// Removes what described the client's body from the headers forwarded with the stored one.
+fn strip_body_headers(h: &mut http::HeaderMap) {
+    let drop: Vec<http::HeaderName> = h
+        .keys()
+        .filter(|k| {
+            let k = k.as_str();
+            k == "content-md5"
+                || k.starts_with("x-amz-checksum-")
+                || k == "x-amz-trailer"
+                || k == "x-amz-sdk-checksum-algorithm"
+                || k == "x-amz-decoded-content-length"
+        })
+        .cloned()
+        .collect();
+    for k in drop {
+        h.remove(k);
+    }
+}

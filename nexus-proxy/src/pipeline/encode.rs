@@ -1,0 +1,154 @@
+//! Writing through a pipeline: the plaintext body is cut into frames as it arrives, frames run
+//! through the stages on the streamlet pool (several at once, at most `2 × parallelism` in
+//! flight, so memory stays at a few frames), outputs are appended in order to a [`Spool`]
+//! with the frame index, and the logical MD5 (the client's ETag) is computed on the way.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt as _;
+use md5::{Digest as _, Md5};
+use nexus_core::format::{FrameEntry, Index};
+use s3s::dto::StreamingBlob;
+use s3s::{S3Error, S3ErrorCode};
+use tokio::task::JoinHandle;
+
+use super::spool::Spool;
+use super::{PipelineRequest, Pipelines, StageRun};
+use crate::streamlet::FrameInfo;
+
+/// An encoded body, ready for the store.
+pub struct Encoded {
+    pub spool: Spool,
+    pub logical_size: u64,
+    /// MD5 of the plaintext, hex.
+    pub md5_hex: String,
+    pub frames: usize,
+}
+
+type Pending = JoinHandle<Result<Bytes, S3Error>>;
+
+/// Encodes `body` through `stages`.
+///
+/// # Errors
+/// The body failed (a checksum or signature error, a truncated upload: the caller's verdict
+/// tells which), a stage failed, or the spool could not be written.
+pub async fn encode(
+    p: &Arc<Pipelines>,
+    stages: Arc<[StageRun]>,
+    req: &PipelineRequest,
+    body: Option<StreamingBlob>,
+) -> Result<Encoded, S3Error> {
+    let window = 2 * p.runtime.parallelism();
+    let frame_size = p.frame_size;
+    let mut md5 = Md5::new();
+    let mut index = Index::default();
+    index.start_part();
+    let mut spool = Spool::new();
+    let mut pending: VecDeque<(u64, Pending)> = VecDeque::new();
+    let mut buf = BytesMut::new();
+    let mut offset = 0u64;
+    let mut frames = 0u32;
+
+    let submit = |frame: Bytes, offset: &mut u64, frames: &mut u32| -> (u64, Pending) {
+        let len = frame.len() as u64;
+        let info_frame = FrameInfo {
+            index: *frames,
+            offset: *offset,
+            length: len,
+        };
+        *offset += len;
+        *frames += 1;
+        let (p, stages, req) = (Arc::clone(p), Arc::clone(&stages), req.clone());
+        let task = tokio::spawn(async move { p.run_frame(&stages, &req, info_frame, frame).await });
+        (len, task)
+    };
+
+    let mut body = body;
+    while let Some(chunk) = match body.as_mut() {
+        Some(b) => b.next().await,
+        None => None,
+    } {
+        let chunk = chunk.map_err(|e| {
+            abort(&mut pending);
+            S3Error::with_message(
+                S3ErrorCode::IncompleteBody,
+                format!("request body failed: {e}"),
+            )
+        })?;
+        md5.update(&chunk);
+        buf.extend_from_slice(&chunk);
+        while buf.len() >= frame_size {
+            let frame = buf.split_to(frame_size).freeze();
+            pending.push_back(submit(frame, &mut offset, &mut frames));
+            if pending.len() >= window {
+                drain_one(p, &mut pending, &mut index, &mut spool).await?;
+            }
+        }
+    }
+    if !buf.is_empty() {
+        pending.push_back(submit(buf.freeze(), &mut offset, &mut frames));
+    }
+    while !pending.is_empty() {
+        drain_one(p, &mut pending, &mut index, &mut spool).await?;
+    }
+    spool
+        .append(&index.encode_tail(), p.spool_dir())
+        .map_err(spool_error)?;
+    Ok(Encoded {
+        spool,
+        logical_size: offset,
+        md5_hex: hex::encode(md5.finalize()),
+        frames: frames as usize,
+    })
+}
+
+/// Waits for the oldest frame and appends it.
+async fn drain_one(
+    p: &Pipelines,
+    pending: &mut VecDeque<(u64, Pending)>,
+    index: &mut Index,
+    spool: &mut Spool,
+) -> Result<(), S3Error> {
+    let Some((plain_len, task)) = pending.pop_front() else {
+        return Ok(());
+    };
+    let stored = match task.await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            abort(pending);
+            return Err(e);
+        }
+        Err(e) => {
+            abort(pending);
+            return Err(S3Error::with_message(
+                S3ErrorCode::InternalError,
+                format!("frame task failed: {e}"),
+            ));
+        }
+    };
+    index.push(FrameEntry {
+        plain_len,
+        stored_len: stored.len() as u64,
+        crc32c: crc32c::crc32c(&stored),
+    });
+    spool.append(&stored, p.spool_dir()).map_err(|e| {
+        abort(pending);
+        spool_error(e)
+    })
+}
+
+fn abort(pending: &mut VecDeque<(u64, Pending)>) {
+    for (_, t) in pending.drain(..) {
+        t.abort();
+    }
+}
+
+fn spool_error(e: std::io::Error) -> S3Error {
+    tracing::error!(error = %e, "Cannot spool an encoded body.");
+    S3Error::with_message(
+        S3ErrorCode::ServiceUnavailable,
+        "the worker cannot spool the encoded body; retry",
+    )
+}

@@ -1,0 +1,157 @@
+//! Step 8 of the request lifecycle: the streamlet pipeline on object bodies.
+//!
+//! A write under a policy with byte streamlets ([`plan::Plan`]) is cut into frames, each frame
+//! runs through every stage (frames in parallel, in a bounded window, output kept in order),
+//! and the result is stored as an `NXF1` object ([`nexus_core::format`]) with the pipeline
+//! recorded in its metadata ([`plan::Recorded`]). A read of such an object fetches only the
+//! frames that cover the requested range and runs the **recorded** pipeline in reverse
+//! ([`decode`]). Objects without `nexus-format` are never touched.
+
+pub mod decode;
+pub mod encode;
+pub mod plan;
+pub mod spool;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nexus_core::meta::{Digest, MetaStore};
+use s3s::S3Error;
+
+use crate::metrics::Metrics;
+use crate::streamlet::{
+    ChunkInfo, Direction, FrameInfo, Limits, Loaded, OwnedCall, Runtime, SharedContext,
+    StreamletError,
+};
+
+/// Default plaintext bytes per frame (`docs/formats.md` §1).
+pub const FRAME_SIZE: usize = 1 << 20;
+
+/// Bodies up to this size are encoded in memory; larger ones spool to a file.
+pub const SPOOL_MEMORY: usize = 16 << 20;
+
+/// What every pipeline needs: the runtime, where modules come from, where to spool.
+pub struct Pipelines {
+    pub runtime: Arc<Runtime>,
+    meta: Arc<dyn MetaStore>,
+    spool_dir: PathBuf,
+    pub frame_size: usize,
+    metrics: Arc<Metrics>,
+}
+
+/// What every frame of one request shares.
+#[derive(Clone)]
+pub struct PipelineRequest {
+    pub direction: Direction,
+    pub info: Arc<ChunkInfo>,
+    pub ctx: SharedContext,
+    pub request_id: Arc<str>,
+}
+
+/// One stage as it runs on a frame.
+#[derive(Clone)]
+pub struct StageRun {
+    pub name: Arc<str>,
+    pub index: usize,
+    pub loaded: Arc<Loaded>,
+    pub params: Arc<serde_json::Map<String, serde_json::Value>>,
+    pub limits: Limits,
+}
+
+impl Pipelines {
+    #[must_use]
+    pub fn new(
+        runtime: Arc<Runtime>,
+        meta: Arc<dyn MetaStore>,
+        spool_dir: PathBuf,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            runtime,
+            meta,
+            spool_dir,
+            frame_size: FRAME_SIZE,
+            metrics,
+        }
+    }
+
+    /// The compiled module with `digest` (fetched from the metadata store on first use).
+    ///
+    /// # Errors
+    /// The module is missing or unusable.
+    pub async fn loaded(&self, digest: &Digest) -> Result<Arc<Loaded>, StreamletError> {
+        if let Some(l) = self.runtime.cached(digest) {
+            return Ok(l);
+        }
+        let bytes = self
+            .meta
+            .get_module(digest)
+            .await
+            .map_err(|e| StreamletError::Internal(format!("reading module {digest}: {e}")))?
+            .ok_or_else(|| {
+                StreamletError::Module(format!("module {digest} is not in the metadata store"))
+            })?;
+        let runtime = Arc::clone(&self.runtime);
+        let digest = digest.clone();
+        tokio::task::spawn_blocking(move || runtime.compile(&digest, &bytes))
+            .await
+            .map_err(|e| StreamletError::Internal(format!("compile task: {e}")))?
+    }
+
+    /// Runs one frame through `stages` in order (reversed by the caller for reads).
+    ///
+    /// # Errors
+    /// The S3 error of the first failing stage (also logged and counted).
+    pub async fn run_frame(
+        &self,
+        stages: &[StageRun],
+        req: &PipelineRequest,
+        frame: FrameInfo,
+        input: Bytes,
+    ) -> Result<Bytes, S3Error> {
+        let mut data = input;
+        let request_id = &req.request_id;
+        for stage in stages {
+            let call = OwnedCall {
+                streamlet: Arc::clone(&stage.name),
+                request_id: Arc::clone(request_id),
+                params: Arc::clone(&stage.params),
+                limits: stage.limits.clone(),
+                direction: req.direction,
+                info: Arc::clone(&req.info),
+                frame,
+                ctx: req.ctx.clone(),
+            };
+            let started = std::time::Instant::now();
+            let result = self
+                .runtime
+                .run(Arc::clone(&stage.loaded), call, data)
+                .await;
+            self.metrics
+                .streamlet_call(&stage.name, started.elapsed().as_secs_f64());
+            match result {
+                Ok(out) => data = Bytes::from(out),
+                Err(e) => {
+                    self.metrics
+                        .streamlet_failure(&stage.name, stage.index, e.reason());
+                    tracing::warn!(streamlet = %stage.name, stage = stage.index, id = %request_id, error = %e, "Streamlet failed.");
+                    return Err(e.to_s3(&stage.name, stage.index));
+                }
+            }
+        }
+        Ok(data)
+    }
+
+    /// Where bodies too large for memory are spooled.
+    #[must_use]
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool_dir
+    }
+}
+
+/// An S3 error for a streamlet that could not be loaded.
+#[must_use]
+pub fn load_error(name: &str, index: usize, e: &StreamletError) -> S3Error {
+    e.to_s3(name, index)
+}

@@ -1,0 +1,11 @@
+//! Streamlets: WASM components that policies run on chunks (the only module that links
+//! wasmtime). [`host`] is what an instance sees of the worker, [`runtime`] compiles, caches,
+//! instantiates and bounds them, [`error`] says how an invocation fails.
+
+pub mod error;
+pub mod host;
+pub mod runtime;
+
+pub use self::error::StreamletError;
+pub use self::host::{ChunkInfo, Direction, FrameInfo, ObjectRef, SharedContext};
+pub use self::runtime::{Call, Limits, Loaded, OwnedCall, Runtime};

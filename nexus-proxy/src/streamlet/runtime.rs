@@ -1,0 +1,341 @@
+//! The streamlet runtime: one process-wide wasmtime [`Engine`], components compiled once per
+//! content digest (precompiled artifacts cached on disk, keyed by the engine's compatibility
+//! hash), and a fresh instance per frame and stage from a cached [`InstancePre`].
+//!
+//! Isolation per invocation: a memory cap ([`StoreLimits`], from the descriptor), a time cap
+//! (epoch deadline; a ticker thread advances the epoch every [`TICK`]), a cap on the bytes one
+//! call may hand to the host (hostcall fuel) and an empty WASI context. WASM runs on blocking
+//! threads, at most [`Runtime::parallelism`] at once, never on the async reactor. A trap, a
+//! timeout or a limit breach fails that invocation with a [`StreamletError`]; the instance is
+//! dropped, nothing else is affected.
+
+use std::collections::HashMap;
+use std::hash::{Hash as _, Hasher as _};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use nexus_core::meta::Digest;
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+use super::error::StreamletError;
+use super::host::{
+    ByteStreamlet, ByteStreamletPre, ChunkInfo, Direction, FrameInfo, HostState, SharedContext,
+};
+
+/// How often the epoch advances: the granularity of time limits.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Largest slice handed to `push` in one call.
+pub const SLICE: usize = 1 << 20;
+
+/// Concurrent instances the pooling allocator is sized for.
+const POOL_INSTANCES: u32 = 128;
+
+/// A compiled, linked streamlet, ready to instantiate.
+pub struct Loaded {
+    pub digest: Digest,
+    pre: ByteStreamletPre<HostState>,
+}
+
+/// One invocation's limits and inputs (from the descriptor and the policy stage).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub timeout: Duration,
+}
+
+/// What a stage gets to run one frame.
+pub struct Call<'a> {
+    pub streamlet: Arc<str>,
+    pub request_id: Arc<str>,
+    pub params: &'a serde_json::Map<String, serde_json::Value>,
+    pub limits: Limits,
+    pub direction: Direction,
+    pub info: &'a ChunkInfo,
+    pub frame: FrameInfo,
+    pub ctx: &'a SharedContext,
+}
+
+/// The process-wide runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    loaded: Mutex<HashMap<Digest, Arc<Loaded>>>,
+    cache_dir: Option<PathBuf>,
+    permits: Arc<Semaphore>,
+    parallelism: usize,
+}
+
+impl Runtime {
+    /// Builds the engine and starts the epoch ticker. `cache_dir` holds precompiled
+    /// components (none: compile on every start).
+    ///
+    /// # Errors
+    /// The engine cannot be configured on this machine.
+    pub fn new(cache_dir: Option<PathBuf>, parallelism: usize) -> wasmtime::Result<Arc<Self>> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        // Synchronous WASI-0.2 style calls only: concurrency support triples per-call cost.
+        config.concurrency_support(false);
+        config.max_wasm_stack(1 << 20);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .max_memory_size(4 << 30);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = match Engine::new(&config) {
+            Ok(e) => e,
+            Err(e) => {
+                // Some sandboxes refuse the pooling allocator's address-space reservation.
+                tracing::warn!(error = %e, "Pooling allocator unavailable; allocating instances on demand.");
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&config)?
+            }
+        };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        ByteStreamlet::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("nexus-wasm-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .map_err(wasmtime::Error::from)?;
+        let parallelism = parallelism.max(1);
+        Ok(Arc::new(Self {
+            engine,
+            linker,
+            loaded: Mutex::default(),
+            cache_dir,
+            permits: Arc::new(Semaphore::new(parallelism)),
+            parallelism,
+        }))
+    }
+
+    /// How many invocations run at once.
+    #[must_use]
+    pub fn parallelism(&self) -> usize {
+        self.parallelism
+    }
+
+    /// The compiled streamlet with `digest`, if it was loaded before.
+    #[must_use]
+    pub fn cached(&self, digest: &Digest) -> Option<Arc<Loaded>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(digest)
+            .cloned()
+    }
+
+    /// Compiles `wasm` (or reads its precompiled artifact) and links it; blocking (Cranelift
+    /// takes ~150 ms per module), so call it from a blocking thread.
+    ///
+    /// # Errors
+    /// The bytes do not match the digest, are not a component, or do not implement the
+    /// `byte-streamlet` world with the imports this host offers.
+    pub fn compile(&self, digest: &Digest, wasm: &[u8]) -> Result<Arc<Loaded>, StreamletError> {
+        if let Some(l) = self.cached(digest) {
+            return Ok(l);
+        }
+        if Digest::of(wasm) != *digest {
+            return Err(StreamletError::Module(format!(
+                "module bytes do not match digest {digest}"
+            )));
+        }
+        let started = Instant::now();
+        let component = match self.read_cached(digest) {
+            Some(c) => c,
+            None => {
+                let component = Component::new(&self.engine, wasm)
+                    .map_err(|e| StreamletError::Module(format!("not a valid component: {e:#}")))?;
+                if let Ok(compiled) = component.serialize() {
+                    self.write_cached(digest, &compiled);
+                }
+                component
+            }
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| StreamletError::Module(format!("does not fit the host: {e:#}")))?;
+        let pre = ByteStreamletPre::new(pre).map_err(|e| {
+            StreamletError::Module(format!(
+                "does not implement the byte-streamlet world: {e:#}"
+            ))
+        })?;
+        let loaded = Arc::new(Loaded {
+            digest: digest.clone(),
+            pre,
+        });
+        tracing::info!(%digest, took = ?started.elapsed(), "Streamlet module loaded.");
+        self.loaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(digest.clone(), Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// Path of the precompiled artifact for `digest` on this engine.
+    fn cache_path(&self, digest: &Digest) -> Option<PathBuf> {
+        let dir = self.cache_dir.as_ref()?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        Some(dir.join(format!("{}-{:016x}.cwasm", digest.hex(), h.finish())))
+    }
+
+    fn read_cached(&self, digest: &Digest) -> Option<Component> {
+        let path = self.cache_path(digest)?;
+        let bytes = std::fs::read(&path).ok()?;
+        // SAFETY: the file is ours: written by `write_cached` from a component this engine
+        // compiled, under a name carrying the engine's compatibility hash, renamed into place
+        // only once complete. (A file someone else put there could run arbitrary native code;
+        // the cache directory lives in the worker's own data directory.)
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize(&self.engine, &bytes) };
+        match component {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "Ignoring a bad precompiled streamlet.");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    fn write_cached(&self, digest: &Digest, compiled: &[u8]) {
+        let Some(path) = self.cache_path(digest) else {
+            return;
+        };
+        let tmp = path.with_extension("tmp");
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&tmp, compiled))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "Cannot cache a precompiled streamlet.");
+        }
+    }
+
+    /// Runs one frame through one streamlet on a blocking thread (bounded by the pool).
+    ///
+    /// # Errors
+    /// The streamlet failed, trapped or broke a limit.
+    pub async fn run(
+        self: &Arc<Self>,
+        loaded: Arc<Loaded>,
+        call: OwnedCall,
+        input: bytes::Bytes,
+    ) -> Result<Vec<u8>, StreamletError> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StreamletError::Internal("streamlet pool closed".into()))?;
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            this.run_blocking(&loaded, &call.borrow(), &input)
+        })
+        .await
+        .map_err(|e| StreamletError::Internal(format!("streamlet task failed: {e}")))?
+    }
+
+    /// Runs one frame through one streamlet on this thread.
+    ///
+    /// # Errors
+    /// As [`Self::run`].
+    pub fn run_blocking(
+        &self,
+        loaded: &Loaded,
+        call: &Call<'_>,
+        input: &[u8],
+    ) -> Result<Vec<u8>, StreamletError> {
+        let state = HostState::new(
+            call.limits.memory_bytes,
+            call.params.clone(),
+            Arc::clone(&call.streamlet),
+            Arc::clone(&call.request_id),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = call
+            .limits
+            .timeout
+            .as_millis()
+            .div_ceil(TICK.as_millis())
+            .max(1)
+            + 1;
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+        store.set_hostcall_fuel(2 * SLICE + (64 << 10));
+        let trap = |e: wasmtime::Error| StreamletError::from_trap(e, &call.limits);
+        let instance = loaded.pre.instantiate(&mut store).map_err(trap)?;
+        let ctx = store.data_mut().attach(call.ctx).map_err(trap)?;
+        let guest = instance.nexus_streamlet_byte_transform();
+        let transformer = guest
+            .transformer()
+            .call_constructor(&mut store, call.direction, call.info, call.frame)
+            .map_err(trap)?;
+        let mut out = Vec::new();
+        for slice in input.chunks(SLICE) {
+            let piece = guest
+                .transformer()
+                .call_push(&mut store, transformer, ctx_borrow(&ctx), slice)
+                .map_err(trap)?
+                .map_err(StreamletError::Guest)?;
+            out.extend_from_slice(&piece);
+        }
+        let last = guest
+            .transformer()
+            .call_finish(&mut store, transformer, ctx_borrow(&ctx))
+            .map_err(trap)?
+            .map_err(StreamletError::Guest)?;
+        out.extend_from_slice(&last);
+        Ok(out)
+    }
+}
+
+fn ctx_borrow(
+    ctx: &wasmtime::component::Resource<super::host::RequestContext>,
+) -> wasmtime::component::Resource<super::host::RequestContext> {
+    wasmtime::component::Resource::new_borrow(ctx.rep())
+}
+
+/// A [`Call`] that owns its parts, to move onto a blocking thread.
+pub struct OwnedCall {
+    pub streamlet: Arc<str>,
+    pub request_id: Arc<str>,
+    pub params: Arc<serde_json::Map<String, serde_json::Value>>,
+    pub limits: Limits,
+    pub direction: Direction,
+    pub info: Arc<ChunkInfo>,
+    pub frame: FrameInfo,
+    pub ctx: SharedContext,
+}
+
+impl OwnedCall {
+    #[must_use]
+    pub fn borrow(&self) -> Call<'_> {
+        Call {
+            streamlet: Arc::clone(&self.streamlet),
+            request_id: Arc::clone(&self.request_id),
+            params: &self.params,
+            limits: self.limits.clone(),
+            direction: self.direction,
+            info: &self.info,
+            frame: self.frame,
+            ctx: &self.ctx,
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! Policies that run streamlets: the shipped WASM components (built by
+//! `scripts/build-streamlets.sh`) deployed into a running worker, objects stored framed and
+//! compressed in real backends, and every response field the client reads unchanged: sizes,
+//! ETags, ranges, preconditions, metadata, copies; runaway streamlets contained.
+
+use std::path::PathBuf;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
+use nexus_core::meta::{self, Batch, Change, ResourceKind};
+
+use crate::support::backends::{BACKEND_KEYS, S3sFsServer};
+use crate::support::{Options, Proxy, bounded, status_and_code};
+
+/// The built streamlets (`scripts/build-streamlets.sh`; `scripts/test.sh` runs it first).
+pub fn dist() -> PathBuf {
+    let dir = std::env::var_os("NEXUS_STREAMLETS_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../streamlets/dist"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("compress-zstd.wasm").is_file(),
+        "{} has no built streamlets: run `bash scripts/build-streamlets.sh`",
+        dir.display()
+    );
+    dir
+}
+
+fn policies_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
+}
+
+/// Real logs, repeated to `len` bytes (compressible like real segments, not trivially).
+fn logs(len: usize) -> Vec<u8> {
+    let shared = std::env::var_os("NEXUS_SHARED_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        PathBuf::from,
+    );
+    let mut all = Vec::new();
+    for f in [
+        "HDFS_2k.log",
+        "Spark_2k.log",
+        "OpenStack_2k.log",
+        "Apache_2k.log",
+        "Hadoop_2k.log",
+    ] {
+        let p = shared.join("data/loghub").join(f);
+        all.extend(std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
+    }
+    let mut out = Vec::with_capacity(len);
+    let mut round = 0u32;
+    while out.len() < len {
+        out.extend_from_slice(format!("round {round}\n").as_bytes());
+        out.extend_from_slice(&all);
+        round += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+fn kafka_key(topic: &str, suffix: &str) -> String {
+    format!(
+        "tiered/{topic}-MWJ6FHTfRYy67jzwZdeqSQ/0/00000000000000004711-tqimKeZwStOEOwRzT3L5oQ.{suffix}"
+    )
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(data))
+}
+
+async fn get_range(
+    client: &aws_sdk_s3::Client,
+    key: &str,
+    range: &str,
+) -> (Vec<u8>, Option<String>) {
+    let out = client
+        .get_object()
+        .bucket("kafka-tiered")
+        .key(key)
+        .range(range)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {range}: {e:?}"));
+    let cr = out.content_range().map(str::to_owned);
+    let len = out.content_length();
+    let body = out
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes()
+        .to_vec();
+    assert_eq!(len, Some(body.len() as i64), "Content-Length of {range}");
+    (body, cr)
+}
+
+#[tokio::test]
+async fn compressed_objects_read_back_exactly_through_every_read_path() {
+    bounded(120, "compressing policy", async {
+        let fs = S3sFsServer::start().await;
+        let proxy = Proxy::start(Options {
+            backend: Some(fs.endpoint.clone()),
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let direct = aws_sdk_s3::Client::from_conf(
+            proxy
+                .client_config(BACKEND_KEYS.0, BACKEND_KEYS.1)
+                .endpoint_url(fs.endpoint.clone())
+                .force_path_style(true)
+                .build(),
+        );
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let data = logs(3 * (1 << 20) + 12_345); // three full frames and a partial one
+        let key = kafka_key("logs-app", "log");
+        let put = client
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .metadata("origin", "broker-1")
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .expect("put");
+        let etag = format!("\"{}\"", md5_hex(&data));
+        assert_eq!(
+            put.e_tag(),
+            Some(etag.as_str()),
+            "PUT answers the plaintext MD5"
+        );
+
+        // The backend holds fewer, framed bytes, and says what it is.
+        let stored = direct
+            .head_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("direct head");
+        let stored_len = stored.content_length().expect("len");
+        assert!(
+            stored_len * 3 < data.len() as i64,
+            "stored {stored_len} of {}",
+            data.len()
+        );
+        let meta = stored.metadata().cloned().unwrap_or_default();
+        assert_eq!(meta.get("nexus-format").map(String::as_str), Some("nxf1"));
+        assert!(
+            meta.get("nexus-pipeline")
+                .is_some_and(|p| p.starts_with("compress-zstd@sha256:")),
+            "{meta:?}"
+        );
+
+        // HEAD and GET see the logical object.
+        let head = client
+            .head_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(head.content_length(), Some(data.len() as i64));
+        assert_eq!(head.e_tag(), Some(etag.as_str()));
+        let meta = head.metadata().cloned().unwrap_or_default();
+        assert_eq!(meta.len(), 1, "only the client's metadata: {meta:?}");
+        assert_eq!(meta.get("origin").map(String::as_str), Some("broker-1"));
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(got.e_tag(), Some(etag.as_str()));
+        assert_eq!(got.content_length(), Some(data.len() as i64));
+        let body = got.body.collect().await.expect("body").into_bytes();
+        assert!(body.as_ref() == data.as_slice(), "full GET differs");
+
+        // Ranges: one byte, across frames, open-ended, suffix, the last byte.
+        let n = data.len();
+        for (range, from, to) in [
+            ("bytes=0-0".to_owned(), 0, 1),
+            (
+                format!("bytes=1000-{}", (1 << 20) + 5000),
+                1000,
+                (1 << 20) + 5001,
+            ),
+            (
+                format!("bytes={}-", 2 * (1 << 20) + 7),
+                2 * (1 << 20) + 7,
+                n,
+            ),
+            ("bytes=-1048576".to_owned(), n - (1 << 20), n),
+            (format!("bytes={}-{}", n - 1, n + 100), n - 1, n),
+        ] {
+            let (body, cr) = get_range(&client, &key, &range).await;
+            assert!(body == data[from..to], "{range}: wrong bytes");
+            assert_eq!(cr, Some(format!("bytes {from}-{}/{n}", to - 1)), "{range}");
+        }
+        let err = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .range(format!("bytes={n}-"))
+            .send()
+            .await
+            .expect_err("416");
+        assert_eq!(status_and_code(&err), (416, "InvalidRange".to_owned()));
+
+        // Preconditions against the logical ETag.
+        let err = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .if_none_match(&etag)
+            .send()
+            .await
+            .expect_err("304");
+        assert_eq!(status_and_code(&err).0, 304);
+        let err = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .if_match("\"0123\"")
+            .send()
+            .await
+            .expect_err("412");
+        assert_eq!(status_and_code(&err).0, 412);
+        let ok = client
+            .head_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .if_match(&etag)
+            .send()
+            .await
+            .expect("If-Match");
+        assert_eq!(ok.content_length(), Some(n as i64));
+
+        // Copies of a transformed source read back as the source.
+        for (dest, replace) in [("copy-same", false), ("copy-replaced", true)] {
+            let mut c = client
+                .copy_object()
+                .bucket("kafka-tiered")
+                .key(dest)
+                .copy_source(format!("kafka-tiered/{key}"));
+            if replace {
+                c = c
+                    .metadata_directive(MetadataDirective::Replace)
+                    .metadata("origin", "copier");
+            }
+            c.send()
+                .await
+                .unwrap_or_else(|e| panic!("copy {dest}: {e:?}"));
+            let got = client
+                .get_object()
+                .bucket("kafka-tiered")
+                .key(dest)
+                .send()
+                .await
+                .expect("get copy");
+            assert_eq!(got.e_tag(), Some(etag.as_str()), "{dest}");
+            let body = got.body.collect().await.expect("body").into_bytes();
+            assert!(body.as_ref() == data.as_slice(), "{dest} differs");
+        }
+
+        // UploadPartCopy from a transformed source with a range (Pravega concatenation).
+        let target = "concat/segment";
+        let up = client
+            .create_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(target)
+            .send()
+            .await
+            .expect("create");
+        let id = up.upload_id().expect("id");
+        let part = client
+            .upload_part_copy()
+            .bucket("kafka-tiered")
+            .key(target)
+            .upload_id(id)
+            .part_number(1)
+            .copy_source(format!("kafka-tiered/{key}"))
+            .copy_source_range("bytes=500-2000499")
+            .send()
+            .await
+            .expect("upload part copy");
+        let part_etag = part
+            .copy_part_result()
+            .and_then(|r| r.e_tag())
+            .expect("etag")
+            .to_owned();
+        client
+            .complete_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(target)
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(
+                        CompletedPart::builder()
+                            .part_number(1)
+                            .e_tag(part_etag)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("complete");
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(target)
+            .send()
+            .await
+            .expect("get");
+        let body = got.body.collect().await.expect("body").into_bytes();
+        assert!(
+            body.as_ref() == &data[500..2_000_500],
+            "concatenated part differs"
+        );
+
+        // An empty object under the policy.
+        let empty = kafka_key("logs-empty", "log");
+        client
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(&empty)
+            .body(ByteStream::from_static(b""))
+            .send()
+            .await
+            .expect("put empty");
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&empty)
+            .send()
+            .await
+            .expect("get empty");
+        assert_eq!(got.content_length(), Some(0));
+        assert_eq!(got.e_tag(), Some(format!("\"{}\"", md5_hex(b"")).as_str()));
+
+        // Deleting the policy never breaks reading what was written under it.
+        let store = meta::open(&format!(
+            "file:{}",
+            proxy.data_dir().join("meta.json").display()
+        ))
+        .await
+        .expect("store");
+        let out = store
+            .apply(Batch::new(vec![Change::delete(
+                ResourceKind::Policy,
+                "kafka-logs-zstd",
+            )]))
+            .await
+            .expect("delete policy");
+        assert!(
+            proxy
+                .control()
+                .wait_for_revision(out.revision, std::time::Duration::from_secs(5))
+                .await
+        );
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("get after delete");
+        let body = got.body.collect().await.expect("body").into_bytes();
+        assert!(
+            body.as_ref() == data.as_slice(),
+            "read after the policy was deleted differs"
+        );
+        let (body, _) = get_range(&client, &key, "bytes=-10").await;
+        assert_eq!(body, data[n - 10..]);
+        // And writes after it are stored as sent.
+        let plain_key = kafka_key("logs-app", "log").replace("4711", "4712");
+        client
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(&plain_key)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .expect("put plain");
+        let stored = direct
+            .head_object()
+            .bucket("kafka-tiered")
+            .key(&plain_key)
+            .send()
+            .await
+            .expect("direct head");
+        assert_eq!(stored.content_length(), Some(n as i64));
+        proxy.shutdown().await;
+    })
+    .await;
+}
+
+/// Policies whose streamlet misbehaves in one way each, on one stream each.
+fn misbehave_policies(dir: &std::path::Path) {
+    let mut text = String::new();
+    for mode in [
+        "loop",
+        "alloc",
+        "panic",
+        "reject",
+        "unavailable",
+        "get-corrupt",
+    ] {
+        text.push_str(&format!(
+            "---\napiVersion: nexus/v1\nkind: Policy\nmetadata:\n  name: misbehave-{mode}\nspec:\n  system: kafka\n  target:\n    bucket: kafka-tiered\n    keyPrefix: tiered/\n    streams: [\"{mode}\"]\n  pipeline:\n    - streamlet: misbehave\n      location: edge\n      params:\n        mode: {mode}\n"
+        ));
+    }
+    std::fs::write(dir.join("misbehave.yaml"), text).expect("write policies");
+}
+
+#[tokio::test]
+async fn runaway_streamlets_fail_their_request_and_nothing_else() {
+    bounded(120, "runaway streamlets", async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        misbehave_policies(dir.path());
+        let proxy = Proxy::start(Options {
+            streamlets: Some(dist().join("testing")),
+            policies: Some(dir.path().to_owned()),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let body = logs(300_000);
+        for (mode, status, code) in [
+            ("loop", 500, "InternalError"),
+            ("alloc", 500, "InternalError"),
+            ("panic", 500, "InternalError"),
+            ("reject", 400, "InvalidRequest"),
+            ("unavailable", 503, "ServiceUnavailable"),
+        ] {
+            let key = kafka_key(mode, "log");
+            let started = std::time::Instant::now();
+            let err = client
+                .put_object()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .expect_err(mode);
+            assert_eq!(
+                status_and_code(&err),
+                (status, code.to_owned()),
+                "{mode}: {err:?}"
+            );
+            let msg = format!("{err:?}");
+            assert!(
+                msg.contains("misbehave") && msg.contains("stage 0"),
+                "{mode}: {msg}"
+            );
+            eprintln!("{mode}: answered after {:?}", started.elapsed());
+            let missing = client
+                .head_object()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .send()
+                .await;
+            assert!(missing.is_err(), "{mode}: a failed write stored something");
+        }
+        // A read whose streamlet decodes wrongly fails instead of returning wrong bytes.
+        let key = kafka_key("get-corrupt", "log");
+        client
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .expect("put");
+        let read = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await;
+        let failed = match read {
+            Err(_) => true,
+            Ok(out) => out.body.collect().await.is_err(),
+        };
+        assert!(failed, "a corrupt decode was served");
+        // The worker is unharmed: an unaffected write and read work.
+        let fine = kafka_key("healthy", "log");
+        client
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(&fine)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .expect("healthy put");
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&fine)
+            .send()
+            .await
+            .expect("healthy get");
+        assert!(
+            got.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .as_ref()
+                == body.as_slice()
+        );
+        let m = crate::support::metrics::scrape(proxy.admin).await;
+        for reason in ["timeout", "memory", "trap", "error"] {
+            let total: f64 = m
+                .text
+                .lines()
+                .filter(|l| {
+                    l.starts_with("nexus_streamlet_failures_total{")
+                        && l.contains(&format!("reason=\"{reason}\""))
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            assert!(total >= 1.0, "no {reason} failure counted:\n{}", m.text);
+        }
+        proxy.shutdown().await;
+    })
+    .await;
+}
