@@ -13,7 +13,7 @@ CARGO_TARGET_DIR="$NEXUS_CACHE/target-wasm" cargo build --quiet --release --lock
   --manifest-path streamlets/Cargo.toml --target wasm32-wasip2
 # Test-only streamlets go to dist/testing/, so `--streamlets streamlets/dist` deploys only the
 # shipped ones.
-TEST_ONLY=" misbehave "
+TEST_ONLY=" misbehave template "
 out=streamlets/dist
 rm -rf "$out"
 mkdir -p "$out/testing"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the real client suites against real nexus-proxy processes on loopback:
-#   1. the README quickstart command's binary on embedded defaults: boto3, aws CLI, s3s-e2e;
+#   1. the README quickstart command (embedded defaults, the example policies and the shipped
+#      streamlets): boto3, aws CLI, s3s-e2e;
 #   2. nexus-proxy in front of moto (an S3 backend through aws-sdk-s3): boto3 again;
 #   3. the README policy workflow: the `nexus` CLI and a worker sharing the embedded metadata
 #      file (validate, apply, list, get, diff, delete; the worker follows without a restart);
@@ -12,6 +13,7 @@ NEXUS_CACHE="${NEXUS_CACHE:-$HOME/.cache/nexus}"
 VENV="${NEXUS_VENV:-$NEXUS_CACHE/venv}"
 TARGET="${CARGO_TARGET_DIR:-$NEXUS_CACHE/target}"
 E2E="${NEXUS_S3S_E2E:-$NEXUS_CACHE/tools/bin/s3s-e2e}"
+export NEXUS_SHARED_DIR="${NEXUS_SHARED_DIR:-$(cd .. && pwd)/shared}"
 
 cargo build --release --locked -p nexus-proxy -p nexus-cli
 BIN="$TARGET/release/nexus-proxy"
@@ -43,9 +45,11 @@ export NEXUS_ACCESS_KEY=suite NEXUS_SECRET_KEY=suite-secret
 status=0
 
 echo "== nexus-proxy on the embedded store"
-start_proxy embedded --data-dir "$work/data" --policies policies
+[ -d streamlets/dist ] || bash scripts/build-streamlets.sh
+start_proxy embedded --data-dir "$work/data" --policies policies --streamlets streamlets/dist
 EMBEDDED_PID=$PID
 EMBEDDED_ADMIN=$ADMIN
+ENDPOINT_EMBEDDED=$ENDPOINT
 NEXUS_ENDPOINT=$ENDPOINT "$VENV/bin/python" tests/clients/boto3_suite.py || status=1
 NEXUS_ENDPOINT=$ENDPOINT AWS="$VENV/bin/aws" bash tests/clients/awscli_suite.sh || status=1
 if [ -x "$E2E" ]; then
@@ -95,22 +99,39 @@ policy_suite() {
     return 1
   }
   ADMIN=$EMBEDDED_ADMIN
-  [ "$(revision)" = 1 ] && ok "worker applied --policies policies (revision 1)" || fail "revision $(revision) after --policies"
+  local r0; r0=$(revision | cut -d. -f1)
+  # --streamlets deployed 4 streamlets (one revision each), then --policies applied one batch.
+  [ "$r0" = 5 ] && ok "worker deployed --streamlets and applied --policies (revision 5)" || fail "revision $r0 after --streamlets and --policies"
+  "$NEXUS" --meta "$meta" streamlet list | grep -q '^compress-zstd ' && ok "streamlet list shows the deployed streamlets" || fail "streamlet list"
   "$NEXUS" --meta "$meta" policy validate -f policies/ >/dev/null 2>&1 && ok "policy validate -f policies/" || fail "policy validate"
   "$NEXUS" --meta "$meta" policy list | grep -q '^kafka-logs-zstd ' && ok "policy list" || fail "policy list"
   sed 's/level: 3/level: 6/' policies/kafka-logs-zstd.yaml >"$work/k.yaml"
   "$NEXUS" --meta "$meta" policy diff -f "$work/k.yaml" | grep -q '+ *level: 6' && ok "policy diff" || fail "policy diff"
   "$NEXUS" --meta "$meta" apply -f "$work/k.yaml" | grep -q 'configured (version 2)' && ok "apply -f (version 2)" || fail "apply"
-  wait_revision 2 && ok "worker serves revision 2 within 1 s" || fail "worker still at revision $(revision)"
+  wait_revision $((r0 + 1)) && ok "worker serves the new revision within 1 s" || fail "worker still at revision $(revision)"
   "$NEXUS" --meta "$meta" policy get kafka-logs-zstd -o yaml | grep -q 'level: 6' && ok "policy get -o yaml" || fail "policy get"
   "$NEXUS" --meta "$meta" policy delete pulsar-offload-gzip >/dev/null && ok "policy delete" || fail "policy delete"
-  wait_revision 3 && ok "worker follows the delete" || fail "delete not followed"
+  wait_revision $((r0 + 2)) && ok "worker follows the delete" || fail "delete not followed"
   curl -fsS "$ADMIN/metrics" | grep -q '^nexus_policies 3' && ok "worker serves 3 policies" || fail "policies gauge"
   printf 'apiVersion: nexus/v1\nkind: Policy\nmetadata: {name: bad}\nspec: {system: kafak}\n' >"$work/bad.yaml"
   "$NEXUS" --meta "$meta" apply -f "$work/bad.yaml" >/dev/null 2>&1; rc=$?
   [ "$rc" = 3 ] && ok "invalid policy: exit code 3" || fail "invalid policy exit code $rc"
-  [ "$(revision)" = 3 ] && ok "invalid policy changed nothing" || fail "revision moved to $(revision)"
-  echo "policy workflow: $((13 - fails)) passed, $fails failed"
+  [ "$(revision | cut -d. -f1)" = $((r0 + 2)) ] && ok "invalid policy changed nothing" || fail "revision moved to $(revision)"
+  # The compressing example policy is live: a Kafka log segment is stored compressed and reads back.
+  local key="tiered/logs-suite-MWJ6FHTfRYy67jzwZdeqSQ/0/00000000000000000000-tqimKeZwStOEOwRzT3L5oQ.log"
+  cat "$NEXUS_SHARED_DIR"/data/loghub/*.log >"$work/segment.log"
+  AWS_ACCESS_KEY_ID=suite AWS_SECRET_ACCESS_KEY=suite-secret AWS_DEFAULT_REGION=us-east-1 \
+    "$VENV/bin/aws" --endpoint-url "$ENDPOINT_EMBEDDED" s3 mb s3://kafka-tiered >/dev/null 2>&1 || true
+  AWS_ACCESS_KEY_ID=suite AWS_SECRET_ACCESS_KEY=suite-secret AWS_DEFAULT_REGION=us-east-1 \
+    "$VENV/bin/aws" --endpoint-url "$ENDPOINT_EMBEDDED" s3 cp "$work/segment.log" "s3://kafka-tiered/$key" >/dev/null \
+    && AWS_ACCESS_KEY_ID=suite AWS_SECRET_ACCESS_KEY=suite-secret AWS_DEFAULT_REGION=us-east-1 \
+    "$VENV/bin/aws" --endpoint-url "$ENDPOINT_EMBEDDED" s3 cp "s3://kafka-tiered/$key" "$work/back.log" >/dev/null \
+    && cmp -s "$work/segment.log" "$work/back.log" && ok "segment through compress-zstd reads back identical" || fail "segment round trip"
+  local logical stored
+  logical=$(curl -fsS "$ADMIN/metrics" | awk '/^nexus_pipeline_logical_bytes_total/{s+=$2} END{print s+0}')
+  stored=$(curl -fsS "$ADMIN/metrics" | awk '/^nexus_pipeline_stored_bytes_total/{s+=$2} END{print s+0}')
+  [ "${logical%.*}" -gt 0 ] && [ "$((${stored%.*} * 2))" -lt "${logical%.*}" ] && ok "stored $stored of $logical bytes" || fail "compression: stored $stored of $logical"
+  echo "policy workflow: $((16 - fails)) passed, $fails failed"
   [ "$fails" = 0 ]
 }
 policy_suite || status=1

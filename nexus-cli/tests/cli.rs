@@ -327,3 +327,113 @@ fn invalid_files_exit_3_and_change_nothing_on(meta: &str) {
     let out = nexus_on(meta, &["apply", "-f", "/nonexistent.yaml"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// The built streamlets (`scripts/build-streamlets.sh`).
+fn dist() -> std::path::PathBuf {
+    let dir = std::env::var_os("NEXUS_STREAMLETS_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../streamlets/dist"),
+        std::path::PathBuf::from,
+    );
+    assert!(
+        dir.join("noop.wasm").is_file(),
+        "{} has no built streamlets: run `bash scripts/build-streamlets.sh`",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn streamlet_deploy_stores_checked_components_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let noop = dist().join("noop.wasm");
+    let noop = noop.to_str().expect("utf-8");
+
+    let out = nexus_at(
+        dir.path(),
+        &["streamlet", "deploy", "--module", noop, "--dry-run"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("streamlet/noop valid (module sha256:"),
+        "{}",
+        stdout(&out)
+    );
+    let out = nexus_at(dir.path(), &["streamlet", "list", "-o", "json"]);
+    assert_eq!(stdout(&out).trim(), "[]", "a dry run stores nothing");
+
+    let out = nexus_at(dir.path(), &["streamlet", "deploy", "--module", noop]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("streamlet/noop deployed (module sha256:"),
+        "{}",
+        stdout(&out)
+    );
+    let out = nexus_at(dir.path(), &["streamlet", "get", "noop", "-o", "yaml"]);
+    assert!(
+        stdout(&out).contains("module: \"sha256:"),
+        "{}",
+        stdout(&out)
+    );
+    let out = nexus_at(dir.path(), &["streamlet", "deploy", "--module", noop]);
+    assert!(
+        stdout(&out).contains("Unchanged"),
+        "re-deploying is idempotent: {}",
+        stdout(&out)
+    );
+
+    // Not a component, garbage, a mismatched descriptor: exit 3, nothing stored.
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
+    std::fs::copy(dist().join("noop.yaml"), dir.path().join("core.yaml")).expect("copy");
+    let out = nexus_at(
+        dir.path(),
+        &[
+            "streamlet",
+            "deploy",
+            "--module",
+            core.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("not a component"), "{}", stderr(&out));
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"definitely not wasm").expect("write");
+    let desc = dist().join("noop.yaml");
+    let out = nexus_at(
+        dir.path(),
+        &[
+            "streamlet",
+            "deploy",
+            "--module",
+            junk.to_str().expect("utf-8"),
+            "--descriptor",
+            desc.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let events = dir.path().join("events.yaml");
+    let text = std::fs::read_to_string(&desc)
+        .expect("read")
+        .replace("interface: bytes", "interface: events");
+    std::fs::write(&events, text).expect("write");
+    let out = nexus_at(
+        dir.path(),
+        &[
+            "streamlet",
+            "deploy",
+            "--module",
+            noop,
+            "--descriptor",
+            events.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("does not export `nexus:streamlet/events@0.1.0`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = nexus_at(dir.path(), &["status", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["revision"], 1, "only the first deploy changed anything");
+}

@@ -35,6 +35,12 @@ impl Grammars {
         }
     }
 
+    /// The policy set being served.
+    #[must_use]
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.control.policies()
+    }
+
     /// Classifies `key` in `bucket` with the bucket's grammar, and returns the policy set it
     /// was classified with (one snapshot for the whole request).
     #[must_use]

@@ -69,8 +69,6 @@ s3_impl! {
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        list_objects(ListObjectsInput) -> ListObjectsOutput;
-        list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
         list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
         delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
     }
@@ -85,6 +83,30 @@ s3_impl! {
         delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
     }
     special {
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let ctx = request_ctx(&req);
+        let like = super::transformed::shell(&req);
+        let bucket = req.input.bucket.clone();
+        let mut res = self.store.list_objects(req).await.map_err(|e| stamp(ctx.as_deref(), e))?;
+        self.logical_listing(&like, &bucket, res.output.contents.as_mut()).await;
+        Ok(res)
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let ctx = request_ctx(&req);
+        let like = super::transformed::shell(&req);
+        let bucket = req.input.bucket.clone();
+        let mut res = self.store.list_objects_v2(req).await.map_err(|e| stamp(ctx.as_deref(), e))?;
+        self.logical_listing(&like, &bucket, res.output.contents.as_mut()).await;
+        Ok(res)
+    }
+
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,

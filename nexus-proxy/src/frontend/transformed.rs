@@ -375,6 +375,50 @@ impl Frontend {
     }
 }
 
+/// HEADs in flight while a listing is rewritten.
+const LIST_HEADS: usize = 16;
+
+impl Frontend {
+    /// Rewrites listing entries of transformed objects to their logical size and ETag. Only
+    /// buckets a policy targets now are looked at (a HEAD per entry, 16 at a time); objects
+    /// written under a policy that was deleted since list with their stored size until a policy
+    /// targets the bucket again (see the issue note: an object index would remove the HEADs).
+    pub(super) async fn logical_listing(
+        &self,
+        like: &S3Request<()>,
+        bucket: &str,
+        contents: Option<&mut ObjectList>,
+    ) {
+        use futures::StreamExt as _;
+        let Some(contents) = contents else {
+            return;
+        };
+        if self.grammars.policies().grammar_for(bucket).is_none() || contents.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = contents.iter().filter_map(|o| o.key.clone()).collect();
+        let heads: Vec<Option<HeadObjectOutput>> = futures::stream::iter(keys)
+            .map(|k| async move { decode::head(&self.store, like, bucket, &k).await.ok() })
+            .buffered(LIST_HEADS)
+            .collect()
+            .await;
+        for (o, head) in contents.iter_mut().zip(heads) {
+            let Some(head) = head.filter(|h| is_transformed(h.metadata.as_ref())) else {
+                continue;
+            };
+            if let Ok(t) = Transformed::from_head(&head, bucket, o.key.as_deref().unwrap_or("-")) {
+                // Only if the listing and the HEAD saw the same stored object.
+                if o.e_tag.is_none() || o.e_tag == head.e_tag {
+                    o.size = i64::try_from(t.logical_size).ok();
+                    o.e_tag = Some(ETag::Strong(t.logical_etag));
+                    o.checksum_algorithm = None;
+                    o.checksum_type = None;
+                }
+            }
+        }
+    }
+}
+
 /// `bytes=a-b` of `x-amz-copy-source-range`.
 fn parse_copy_range(r: &str) -> S3Result<Range> {
     let bad = || {
@@ -397,7 +441,7 @@ fn parse_copy_range(r: &str) -> S3Result<Range> {
 }
 
 /// The parts of a request that internal requests reuse (no input, no body, no headers).
-fn shell<T>(req: &S3Request<T>) -> S3Request<()> {
+pub(super) fn shell<T>(req: &S3Request<T>) -> S3Request<()> {
     internal(req, ())
 }
 

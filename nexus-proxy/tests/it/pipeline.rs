@@ -185,6 +185,33 @@ async fn compressed_objects_read_back_exactly_through_every_read_path() {
         let body = got.body.collect().await.expect("body").into_bytes();
         assert!(body.as_ref() == data.as_slice(), "full GET differs");
 
+        // LIST reports the logical size and ETag.
+        let listed = client
+            .list_objects_v2()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("list");
+        let entry = listed
+            .contents()
+            .iter()
+            .find(|o| o.key() == Some(key.as_str()))
+            .expect("listed");
+        assert_eq!(entry.size(), Some(data.len() as i64));
+        assert_eq!(entry.e_tag(), Some(etag.as_str()));
+        let listed = client
+            .list_objects()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("list v1");
+        let entry = listed
+            .contents()
+            .iter()
+            .find(|o| o.key() == Some(key.as_str()))
+            .expect("listed");
+        assert_eq!(entry.size(), Some(data.len() as i64));
+
         // Ranges: one byte, across frames, open-ended, suffix, the last byte.
         let n = data.len();
         for (range, from, to) in [
