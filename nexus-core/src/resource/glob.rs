@@ -52,6 +52,14 @@ impl Glob {
             .map_or(self.0.as_str(), |i| &self.0[..i])
     }
 
+    /// The characters after the last wildcard (all of an exact glob).
+    #[must_use]
+    pub fn literal_suffix(&self) -> &str {
+        self.0
+            .rfind(['*', '?'])
+            .map_or(self.0.as_str(), |i| &self.0[i + 1..])
+    }
+
     /// Whether `text` matches. ASCII pattern and text (the usual case) match byte by byte
     /// without allocating; otherwise by characters, so `?` is one character.
     #[must_use]
@@ -160,6 +168,9 @@ mod tests {
         assert_eq!(g("logs-*-x").literal_prefix(), "logs-");
         assert_eq!(g("a?b").literal_prefix(), "a");
         assert_eq!(g("exact").literal_prefix(), "exact");
+        assert_eq!(g("*-prod").literal_suffix(), "-prod");
+        assert_eq!(g("a*b?cd").literal_suffix(), "cd");
+        assert_eq!(g("ab*").literal_suffix(), "");
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //!
 //! A policy is reachable from the parts of its target that can match a stream name:
 //! - each **exact** stream name, in a hash map;
-//! - each **wildcard** glob, in a byte trie under the glob's literal prefix (the characters
-//!   before its first `*` or `?`), so walking the stream name once through the trie yields every
-//!   glob that could match it (`*-prod` sits at the root and is always a candidate);
+//! - each **wildcard** glob with a literal prefix (the characters before its first `*` or `?`),
+//!   in a byte trie under that prefix, so walking the stream name once through the trie yields
+//!   every such glob that could match it;
+//! - each wildcard glob without a literal prefix but with a literal suffix (`*-prod`), in a
+//!   second trie under the reversed suffix, walked from the end of the stream name;
+//! - globs with neither (`*`, `*a*`), in the first trie's root: always candidates;
 //! - policies without `streams` (every stream), in a list.
 //!
 //! Resolution looks at exact candidates first (an exact name beats every glob, see
@@ -28,7 +31,9 @@ pub struct BucketMatcher {
     /// hand-edited store may hold) the first by name wins, deterministically.
     policies: Vec<CompiledPolicy>,
     exact: HashMap<String, Vec<u32>>,
-    wildcard: Trie,
+    by_prefix: Trie,
+    /// Keyed by the reversed literal suffix.
+    by_suffix: Trie,
     every_stream: Vec<u32>,
 }
 
@@ -49,8 +54,11 @@ impl BucketMatcher {
             for g in streams {
                 if g.is_exact() {
                     m.exact.entry(g.as_str().to_owned()).or_default().push(id);
+                } else if g.literal_prefix().is_empty() && !g.literal_suffix().is_empty() {
+                    let reversed: Vec<u8> = g.literal_suffix().bytes().rev().collect();
+                    m.by_suffix.insert(&reversed, id);
                 } else {
-                    m.wildcard.insert(g.literal_prefix().as_bytes(), id);
+                    m.by_prefix.insert(g.literal_prefix().as_bytes(), id);
                 }
             }
         }
@@ -78,9 +86,14 @@ impl BucketMatcher {
             }
         }
         if let Some(s) = stream {
-            self.wildcard.for_each_prefix(s.as_bytes(), |id| {
-                best.offer(&self.policies, id, bucket, class);
-            });
+            self.by_prefix
+                .for_each_prefix(s.as_bytes().iter().copied(), |id| {
+                    best.offer(&self.policies, id, bucket, class);
+                });
+            self.by_suffix
+                .for_each_prefix(s.as_bytes().iter().rev().copied(), |id| {
+                    best.offer(&self.policies, id, bucket, class);
+                });
         }
         for &id in &self.every_stream {
             best.offer(&self.policies, id, bucket, class);
@@ -156,20 +169,19 @@ impl Trie {
     }
 
     /// Calls `f` with every id stored under a prefix of `text` (including the empty prefix).
-    fn for_each_prefix(&self, text: &[u8], mut f: impl FnMut(u32)) {
+    fn for_each_prefix(&self, text: impl Iterator<Item = u8>, mut f: impl FnMut(u32)) {
         let mut at = 0usize;
-        let mut rest = text;
+        let mut text = text;
         loop {
             let node = &self.nodes[at];
             node.ids.iter().copied().for_each(&mut f);
-            let Some((&b, tail)) = rest.split_first() else {
+            let Some(b) = text.next() else {
                 return;
             };
             match node.children.binary_search_by_key(&b, |c| c.0) {
                 Ok(i) => at = node.children[i].1 as usize,
                 Err(_) => return,
             }
-            rest = tail;
         }
     }
 }
@@ -187,13 +199,13 @@ mod tests {
         t.insert(b"metrics", 3);
         t.insert(b"logs-", 4);
         let mut seen = Vec::new();
-        t.for_each_prefix(b"logs-app-1", |id| seen.push(id));
+        t.for_each_prefix(b"logs-app-1".iter().copied(), |id| seen.push(id));
         assert_eq!(seen, vec![0, 1, 4, 2]);
         seen.clear();
-        t.for_each_prefix(b"log", |id| seen.push(id));
+        t.for_each_prefix(b"log".iter().copied(), |id| seen.push(id));
         assert_eq!(seen, vec![0]);
         seen.clear();
-        t.for_each_prefix(b"", |id| seen.push(id));
+        t.for_each_prefix(std::iter::empty(), |id| seen.push(id));
         assert_eq!(seen, vec![0]);
     }
 }

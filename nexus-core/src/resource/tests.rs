@@ -159,7 +159,9 @@ proptest::proptest! {
     }
 }
 
-const STREAM_GLOBS: [&str; 9] = ["a*", "ab*", "*b", "a?", "ab", "b", "*", "?", "a*b*"];
+const STREAM_GLOBS: [&str; 12] = [
+    "a*", "ab*", "*b", "a?", "ab", "b", "*", "?", "a*b*", "*ab", "?b", "*a*",
+];
 const TOPICS: [&str; 7] = ["a", "ab", "abb", "b", "ba", "aab", "zz"];
 
 proptest::proptest! {

@@ -229,9 +229,10 @@ impl Frontend {
             || input.if_modified_since.is_some()
             || input.if_unmodified_since.is_some();
         if !conditional {
+            let (bucket, key) = (input.bucket.clone(), input.key.clone());
             let mut res = self.store.head_object(req).await?;
             if is_transformed(res.output.metadata.as_ref()) {
-                let t = Transformed::from_head(&res.output, "-", "-")?;
+                let t = Transformed::from_head(&res.output, &bucket, &key)?;
                 t.logical_head(&mut res.output);
             }
             recorded::hide(&mut res.output.metadata);

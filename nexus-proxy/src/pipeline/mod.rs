@@ -28,8 +28,9 @@ use crate::streamlet::{
 /// Default plaintext bytes per frame (`docs/formats.md` §1).
 pub const FRAME_SIZE: usize = 1 << 20;
 
-/// Bodies up to this size are encoded in memory; larger ones spool to a file.
-pub const SPOOL_MEMORY: usize = 16 << 20;
+/// Encoded bodies up to this size wait in memory; larger ones spool to a file (16 concurrent
+/// large PUTs then hold at most 128 MiB of spool in memory).
+pub const SPOOL_MEMORY: usize = 8 << 20;
 
 /// What every pipeline needs: the runtime, where modules come from, where to spool.
 pub struct Pipelines {

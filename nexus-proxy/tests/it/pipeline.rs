@@ -570,3 +570,88 @@ async fn runaway_streamlets_fail_their_request_and_nothing_else() {
     })
     .await;
 }
+
+/// What the brokers' Java SDK sends: `aws-chunked` bodies with signed chunks and a checksum
+/// trailer. Through a compressing policy the checksum is verified on the plaintext; a body
+/// whose trailer does not match is refused and nothing is stored.
+#[tokio::test]
+async fn chunked_uploads_with_trailers_are_verified_before_encoding() {
+    use crate::support::raw::Conn;
+    use crate::support::sigv4::{Checksum, Damage, Payload, Req, Signer, Stamp, object_path};
+    bounded(60, "chunked through a pipeline", async {
+        let proxy = Proxy::start(Options {
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let mut conn = Conn::open(proxy.s3, None).await;
+        let host = proxy.s3.to_string();
+        let data = logs((1 << 20) + 77_777);
+        let payload = Payload::SignedChunksTrailer {
+            chunk: 64 << 10,
+            checksum: Checksum::Crc32c,
+        };
+        let good = kafka_key("logs-chunked", "log");
+        let res = conn
+            .send(
+                Req::new("PUT", host.clone(), object_path("kafka-tiered", &good))
+                    .body(data.clone())
+                    .signed(payload),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        assert_eq!(
+            res.header("etag"),
+            Some(format!("\"{}\"", md5_hex(&data)).as_str())
+        );
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&good)
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            got.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .as_ref()
+                == data.as_slice()
+        );
+
+        let bad = kafka_key("logs-chunked-bad", "log");
+        let damage = Damage {
+            trailer_value: true,
+            ..Damage::default()
+        };
+        let req = Req::new("PUT", host, object_path("kafka-tiered", &bad)).body(data.clone());
+        let mut conn = Conn::open(proxy.s3, None).await;
+        let res = conn
+            .send(req.sign(&Signer::default(), &Stamp::now(), payload, damage))
+            .await;
+        assert_eq!(res.status, 400, "{}", res.text());
+        assert!(res.text().contains("BadDigest"), "{}", res.text());
+        let missing = client
+            .head_object()
+            .bucket("kafka-tiered")
+            .key(&bad)
+            .send()
+            .await;
+        assert!(
+            missing.is_err(),
+            "a body that failed its checksum was stored"
+        );
+        proxy.shutdown().await;
+    })
+    .await;
+}
