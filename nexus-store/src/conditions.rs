@@ -17,6 +17,20 @@ pub struct Conditions<'a> {
     pub if_unmodified_since: Option<&'a Timestamp>,
 }
 
+/// The read preconditions of a GetObject or HeadObject input (any value with the four
+/// `if_*` fields).
+#[macro_export]
+macro_rules! read_conditions {
+    ($input:expr) => {
+        $crate::conditions::Conditions {
+            if_match: $input.if_match.as_ref(),
+            if_none_match: $input.if_none_match.as_ref(),
+            if_modified_since: $input.if_modified_since.as_ref(),
+            if_unmodified_since: $input.if_unmodified_since.as_ref(),
+        }
+    };
+}
+
 /// What the preconditions decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -15,7 +15,7 @@ use super::{Frontend, Observed, recorded, request_ctx};
 use crate::pipeline::decode::{self, Source, Transformed, internal, is_transformed};
 use crate::pipeline::encode::encode;
 use crate::pipeline::plan::{Plan, encode_ctx, keys};
-use crate::pipeline::{PipelineRequest, StageRun};
+use crate::pipeline::{PipelineRequest, StageRun, clear_checksums};
 use crate::streamlet::{ChunkInfo, Direction, ObjectRef, SharedContext};
 
 /// S3's limit on user metadata (keys and values, UTF-8 bytes).
@@ -130,11 +130,7 @@ impl Frontend {
         input.content_length = i64::try_from(encoded.spool.len()).ok();
         input.content_md5 = None;
         input.checksum_algorithm = None;
-        input.checksum_crc32 = None;
-        input.checksum_crc32c = None;
-        input.checksum_crc64nvme = None;
-        input.checksum_sha1 = None;
-        input.checksum_sha256 = None;
+        clear_checksums!(input);
         strip_body_headers(&mut req.headers);
         req.trailing_headers = None;
         let stored = encoded.spool.len();
@@ -144,11 +140,7 @@ impl Frontend {
         let mut res = self.store.put_object(req).await?;
         let out = &mut res.output;
         out.e_tag = Some(ETag::Strong(encoded.md5_hex));
-        out.checksum_crc32 = None;
-        out.checksum_crc32c = None;
-        out.checksum_crc64nvme = None;
-        out.checksum_sha1 = None;
-        out.checksum_sha256 = None;
+        clear_checksums!(out);
         out.checksum_type = None;
         out.size = i64::try_from(encoded.logical_size).ok();
         self.metrics
@@ -249,12 +241,7 @@ impl Frontend {
         conditions::check_read(
             &t.logical_etag,
             t.last_modified_secs,
-            Conditions {
-                if_match: input.if_match.as_ref(),
-                if_none_match: input.if_none_match.as_ref(),
-                if_modified_since: input.if_modified_since.as_ref(),
-                if_unmodified_since: input.if_unmodified_since.as_ref(),
-            },
+            nexus_store::read_conditions!(input),
         )?;
         t.logical_head(&mut head);
         recorded::hide(&mut head.metadata);
@@ -305,11 +292,7 @@ impl Frontend {
         let mut res = self.store.copy_object(req).await?;
         if let (Some(etag), Some(r)) = (logical_etag, res.output.copy_object_result.as_mut()) {
             r.e_tag = Some(ETag::Strong(etag));
-            r.checksum_crc32 = None;
-            r.checksum_crc32c = None;
-            r.checksum_crc64nvme = None;
-            r.checksum_sha1 = None;
-            r.checksum_sha256 = None;
+            clear_checksums!(r);
         }
         Ok(res)
     }

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use nexus_core::format::{Index, TRAILER_LEN, Trailer};
 use nexus_core::resource::PolicySet;
-use nexus_store::conditions::{self, Conditions};
+use nexus_store::conditions;
 use s3s::dto::{
     ETag, GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput, Metadata,
     Range as S3Range,
@@ -95,17 +95,9 @@ impl Transformed {
     pub fn logical_head(&self, head: &mut HeadObjectOutput) {
         head.content_length = i64::try_from(self.logical_size).ok();
         head.e_tag = Some(ETag::Strong(self.logical_etag.clone()));
-        clear_checksums_head(head);
+        super::clear_checksums!(head);
+        head.checksum_type = None;
     }
-}
-
-fn clear_checksums_head(h: &mut HeadObjectOutput) {
-    h.checksum_crc32 = None;
-    h.checksum_crc32c = None;
-    h.checksum_crc64nvme = None;
-    h.checksum_sha1 = None;
-    h.checksum_sha256 = None;
-    h.checksum_type = None;
 }
 
 /// A request to the store made by the worker itself (no client body, no trailers).
@@ -256,12 +248,7 @@ pub async fn get(
     conditions::check_read(
         &t.logical_etag,
         t.last_modified_secs,
-        Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        },
+        nexus_store::read_conditions!(input),
     )?;
     let range = match &input.range {
         None => None,

@@ -7,6 +7,19 @@
 //! frames that cover the requested range and runs the **recorded** pipeline in reverse
 //! ([`decode`]). Objects without `nexus-format` are never touched.
 
+/// Drops the `checksum_*` fields of an S3 input or output: on a transformed object they would
+/// describe stored bytes, not what the client wrote.
+macro_rules! clear_checksums {
+    ($x:expr) => {{
+        $x.checksum_crc32 = None;
+        $x.checksum_crc32c = None;
+        $x.checksum_crc64nvme = None;
+        $x.checksum_sha1 = None;
+        $x.checksum_sha256 = None;
+    }};
+}
+pub(crate) use clear_checksums;
+
 pub mod decode;
 pub mod encode;
 pub mod plan;

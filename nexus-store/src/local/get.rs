@@ -9,7 +9,7 @@ use s3s::dto::{
 };
 
 use super::LocalStore;
-use super::conditions::{self, Conditions};
+use super::conditions;
 use super::error::{Error, Result};
 use super::files::{self, FileStream};
 use super::index::{self, BUCKETS, OBJECTS};
@@ -140,15 +140,7 @@ impl LocalStore {
         let (record, file) = self
             .open_object(input.bucket.clone(), input.key.clone())
             .await?;
-        conditions::check_read(
-            &record,
-            Conditions {
-                if_match: input.if_match.as_ref(),
-                if_none_match: input.if_none_match.as_ref(),
-                if_modified_since: input.if_modified_since.as_ref(),
-                if_unmodified_since: input.if_unmodified_since.as_ref(),
-            },
-        )?;
+        conditions::check_read(&record, crate::read_conditions!(input))?;
         let slice = slice(&record, input.range.as_ref(), input.part_number)?;
 
         let mut out = GetObjectOutput::default();
@@ -173,15 +165,7 @@ impl LocalStore {
     ) -> Result<S3Response<HeadObjectOutput>> {
         props::check_version(input.version_id.as_deref())?;
         let record = self.lookup(input.bucket.clone(), input.key.clone()).await?;
-        conditions::check_read(
-            &record,
-            Conditions {
-                if_match: input.if_match.as_ref(),
-                if_none_match: input.if_none_match.as_ref(),
-                if_modified_since: input.if_modified_since.as_ref(),
-                if_unmodified_since: input.if_unmodified_since.as_ref(),
-            },
-        )?;
+        conditions::check_read(&record, crate::read_conditions!(input))?;
         let slice = slice(&record, input.range.as_ref(), input.part_number)?;
 
         let mut out = HeadObjectOutput::default();
