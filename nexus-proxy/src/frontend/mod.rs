@@ -7,6 +7,7 @@
 
 mod classify;
 mod ingest;
+mod multipart;
 mod ops;
 mod recorded;
 mod transformed;

@@ -5,6 +5,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::ingest::{self, Verdict};
+use super::multipart::{self, is_ours};
 use super::recorded;
 use super::{Frontend, request_ctx, stamp};
 
@@ -54,6 +55,23 @@ fn verified<T>(
     Ok((req, verdict))
 }
 
+/// Drops staged uploads (`.nexus-staging/`) from a listing page; returns how many entries
+/// (keys and common prefixes) it dropped. S3 clients accept pages shorter than MaxKeys.
+fn hide_staging(contents: &mut Option<ObjectList>, prefixes: &mut Option<CommonPrefixList>) -> i32 {
+    let mut hidden = 0;
+    if let Some(c) = contents {
+        let before = c.len();
+        c.retain(|o| !o.key.as_deref().is_some_and(multipart::is_staging));
+        hidden += before - c.len();
+    }
+    if let Some(p) = prefixes {
+        let before = p.len();
+        p.retain(|cp| !cp.prefix.as_deref().is_some_and(multipart::is_staging));
+        hidden += before - p.len();
+    }
+    i32::try_from(hidden).unwrap_or(i32::MAX)
+}
+
 /// The Pulsar stream name a write carries in its user metadata.
 fn managed_ledger_name(metadata: Option<&Metadata>) -> Option<&str> {
     metadata?
@@ -75,9 +93,6 @@ s3_impl! {
 
     object {
         delete_object(DeleteObjectInput) -> DeleteObjectOutput;
-        list_parts(ListPartsInput) -> ListPartsOutput;
-        complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
-        abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
         get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
         put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
         delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
@@ -91,6 +106,7 @@ s3_impl! {
         let like = super::transformed::shell(&req);
         let bucket = req.input.bucket.clone();
         let mut res = self.store.list_objects(req).await.map_err(|e| stamp(ctx.as_deref(), e))?;
+        hide_staging(&mut res.output.contents, &mut res.output.common_prefixes);
         self.logical_listing(&like, &bucket, res.output.contents.as_mut()).await;
         Ok(res)
     }
@@ -103,6 +119,10 @@ s3_impl! {
         let like = super::transformed::shell(&req);
         let bucket = req.input.bucket.clone();
         let mut res = self.store.list_objects_v2(req).await.map_err(|e| stamp(ctx.as_deref(), e))?;
+        let hidden = hide_staging(&mut res.output.contents, &mut res.output.common_prefixes);
+        if hidden > 0 {
+            res.output.key_count = res.output.key_count.map(|n| n - hidden);
+        }
         self.logical_listing(&like, &bucket, res.output.contents.as_mut()).await;
         Ok(res)
     }
@@ -132,6 +152,7 @@ s3_impl! {
         self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
         recorded::refuse_reserved(req.input.metadata.as_ref()).map_err(|e| stamp(ctx.as_deref(), e))?;
+        multipart::refuse_staging_key(&req.input.key).map_err(|e| stamp(ctx.as_deref(), e))?;
         self.copy(req).await.map_err(|e| stamp(ctx.as_deref(), e))
     }
 
@@ -141,7 +162,54 @@ s3_impl! {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let obs = self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
-        self.upload_part_copy(req, &obs).await.map_err(|e| stamp(ctx.as_deref(), e))
+        let res = if is_ours(&req.input.upload_id) {
+            self.copy_staged_part(req, &obs).await
+        } else {
+            self.upload_part_copy(req, &obs).await
+        };
+        res.map_err(|e| stamp(ctx.as_deref(), e))
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        let res = if is_ours(&req.input.upload_id) {
+            self.list_staged_parts(req).await
+        } else {
+            self.store.list_parts(req).await
+        };
+        res.map_err(|e| stamp(ctx.as_deref(), e))
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        let res = if is_ours(&req.input.upload_id) {
+            self.complete_staged(req).await
+        } else {
+            self.store.complete_multipart_upload(req).await
+        };
+        res.map_err(|e| stamp(ctx.as_deref(), e))
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        let res = if is_ours(&req.input.upload_id) {
+            self.abort_staged(req).await
+        } else {
+            self.store.abort_multipart_upload(req).await
+        };
+        res.map_err(|e| stamp(ctx.as_deref(), e))
     }
 
     async fn put_object(
@@ -157,6 +225,7 @@ s3_impl! {
             managed_ledger_name(input.metadata.as_ref()),
         );
         recorded::record_policy(&mut input.metadata, obs.policy_label());
+        multipart::refuse_staging_key(&input.key).map_err(|e| stamp(ctx.as_deref(), e))?;
         let plan = obs.policy.as_ref().and_then(|p| self.plan(&obs, p));
         let (req, verdict) = verified(req, |i| &mut i.body)?;
         if let Some(plan) = plan {
@@ -177,9 +246,15 @@ s3_impl! {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        self.observe(&req.input.bucket, &req.input.key, None);
+        let obs = self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
         let (req, verdict) = verified(req, |i| &mut i.body)?;
+        if is_ours(&req.input.upload_id) {
+            return self
+                .upload_staged_part(req, &verdict, &obs)
+                .await
+                .map_err(|e| stamp(ctx.as_deref(), e));
+        }
         self.store
             .upload_part(req)
             .await
@@ -201,6 +276,13 @@ s3_impl! {
             managed_ledger_name(input.metadata.as_ref()),
         );
         recorded::record_policy(&mut input.metadata, obs.policy_label());
+        multipart::refuse_staging_key(&input.key).map_err(|e| stamp(ctx.as_deref(), e))?;
+        if let Some(plan) = obs.policy.as_ref().and_then(|p| self.plan(&obs, p)) {
+            return self
+                .create_staged_upload(req, &obs, &plan)
+                .await
+                .map_err(|e| stamp(ctx.as_deref(), e));
+        }
         self.store
             .create_multipart_upload(req)
             .await

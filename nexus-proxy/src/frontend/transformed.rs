@@ -21,11 +21,84 @@ use crate::streamlet::{ChunkInfo, Direction, ObjectRef, SharedContext};
 /// S3's limit on user metadata (keys and values, UTF-8 bytes).
 const METADATA_LIMIT: usize = 2048;
 
-fn request_id<T>(req: &S3Request<T>) -> Arc<str> {
+pub(super) fn request_id<T>(req: &S3Request<T>) -> Arc<str> {
     request_ctx(req).map_or_else(|| Arc::from("-"), |c| Arc::from(c.id.as_str()))
 }
 
+/// What streamlets are told about the object.
+pub(super) fn chunk_info(
+    bucket: &str,
+    key: &str,
+    obs: &Observed,
+    size: Option<i64>,
+    content_type: Option<String>,
+) -> Arc<ChunkInfo> {
+    Arc::new(ChunkInfo {
+        object: ObjectRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        },
+        system: obs.class.system.as_str().to_owned(),
+        stream_name: obs.class.stream.clone(),
+        partition: obs.class.partition,
+        size: size.and_then(|l| u64::try_from(l).ok()),
+        content_type,
+    })
+}
+
+/// Records a transformed object's Nexus metadata next to the client's (`docs/formats.md` §2).
+///
+/// # Errors
+/// `MetadataTooLarge` when the whole would exceed S3's 2 KiB.
+pub(super) fn record_transformed(
+    m: &mut Metadata,
+    plan: &Plan,
+    logical_size: u64,
+    logical_etag: &str,
+    ctx: &BTreeMap<String, String>,
+) -> S3Result<()> {
+    let (pipeline, params) = plan.recorded().to_metadata();
+    m.insert(keys::FORMAT.to_owned(), keys::FORMAT_NXF1.to_owned());
+    m.insert(keys::SIZE.to_owned(), logical_size.to_string());
+    m.insert(keys::ETAG.to_owned(), logical_etag.to_owned());
+    m.insert(keys::PIPELINE.to_owned(), pipeline);
+    m.insert(keys::PARAMS.to_owned(), params);
+    if let Some(c) = encode_ctx(ctx) {
+        m.insert(keys::CTX.to_owned(), c);
+    }
+    let size: usize = m.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > METADATA_LIMIT {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MetadataTooLarge,
+            format!(
+                "user metadata and what Nexus records with the object take {size} bytes; S3 allows {METADATA_LIMIT}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Frontend {
+    /// The plan's stages with their modules loaded.
+    pub(super) async fn stage_runs(&self, plan: &Plan) -> S3Result<Arc<[StageRun]>> {
+        let mut stages = Vec::with_capacity(plan.stages.len());
+        for (i, s) in plan.stages.iter().enumerate() {
+            let loaded = self
+                .pipelines
+                .loaded(&s.digest)
+                .await
+                .map_err(|e| e.to_s3(&s.name, i))?;
+            stages.push(StageRun {
+                name: Arc::clone(&s.name),
+                index: i,
+                loaded,
+                params: Arc::clone(&s.params),
+                limits: s.limits.clone(),
+            });
+        }
+        Ok(stages.into())
+    }
+
     fn source<'a>(
         &'a self,
         obs: &'a Observed,
@@ -67,33 +140,15 @@ impl Frontend {
         plan: Plan,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let id = request_id(&req);
-        let mut stages = Vec::with_capacity(plan.stages.len());
-        for (i, s) in plan.stages.iter().enumerate() {
-            let loaded = self
-                .pipelines
-                .loaded(&s.digest)
-                .await
-                .map_err(|e| e.to_s3(&s.name, i))?;
-            stages.push(StageRun {
-                name: Arc::clone(&s.name),
-                index: i,
-                loaded,
-                params: Arc::clone(&s.params),
-                limits: s.limits.clone(),
-            });
-        }
+        let stages = self.stage_runs(&plan).await?;
         let input = &mut req.input;
-        let info = Arc::new(ChunkInfo {
-            object: ObjectRef {
-                bucket: input.bucket.clone(),
-                key: input.key.clone(),
-            },
-            system: obs.class.system.as_str().to_owned(),
-            stream_name: obs.class.stream.clone(),
-            partition: obs.class.partition,
-            size: input.content_length.and_then(|l| u64::try_from(l).ok()),
-            content_type: input.content_type.clone(),
-        });
+        let info = chunk_info(
+            &input.bucket,
+            &input.key,
+            obs,
+            input.content_length,
+            input.content_type.clone(),
+        );
         let ctx = SharedContext::writable(BTreeMap::new());
         let preq = PipelineRequest {
             direction: Direction::Put,
@@ -101,30 +156,17 @@ impl Frontend {
             ctx: ctx.clone(),
             request_id: id,
         };
-        let encoded = encode(&self.pipelines, stages.into(), &preq, input.body.take())
+        let encoded = encode(&self.pipelines, stages, &preq, input.body.take())
             .await
             .map_err(|e| verdict.explain(e))?;
         verdict.confirm()?;
-
-        let (pipeline, params) = plan.recorded().to_metadata();
-        let m = input.metadata.get_or_insert_with(Metadata::default);
-        m.insert(keys::FORMAT.to_owned(), keys::FORMAT_NXF1.to_owned());
-        m.insert(keys::SIZE.to_owned(), encoded.logical_size.to_string());
-        m.insert(keys::ETAG.to_owned(), encoded.md5_hex.clone());
-        m.insert(keys::PIPELINE.to_owned(), pipeline);
-        m.insert(keys::PARAMS.to_owned(), params);
-        if let Some(c) = encode_ctx(&ctx.entries()) {
-            m.insert(keys::CTX.to_owned(), c);
-        }
-        let size: usize = m.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if size > METADATA_LIMIT {
-            return Err(S3Error::with_message(
-                S3ErrorCode::MetadataTooLarge,
-                format!(
-                    "user metadata and what Nexus records with the object take {size} bytes; S3 allows {METADATA_LIMIT}"
-                ),
-            ));
-        }
+        record_transformed(
+            input.metadata.get_or_insert_with(Metadata::default),
+            &plan,
+            encoded.logical_size,
+            &encoded.md5_hex,
+            &ctx.entries(),
+        )?;
         // What the client declared describes the plaintext, which was checked above; the
         // stored bytes are new.
         input.content_length = i64::try_from(encoded.spool.len()).ok();
@@ -297,24 +339,61 @@ impl Frontend {
         Ok(res)
     }
 
-    /// UploadPartCopy: a transformed source range is decoded and uploaded as the part (the
-    /// stored bytes of a range are not the bytes the client asked for).
+    /// UploadPartCopy into a backend upload: a transformed source range is decoded and
+    /// uploaded as the part (the stored bytes of a range are not the bytes the client asked
+    /// for); any other source is copied server-side.
     pub(super) async fn upload_part_copy(
         &self,
         req: S3Request<UploadPartCopyInput>,
         obs: &Observed,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source else {
+        let like = shell(&req);
+        let Some(body) = self
+            .transformed_copy_source(&like, &req.input, obs, request_id(&req))
+            .await?
+        else {
             return self.store.upload_part_copy(req).await;
         };
+        let input = &req.input;
+        let part = UploadPartInput::builder()
+            .bucket(input.bucket.clone())
+            .key(input.key.clone())
+            .upload_id(input.upload_id.clone())
+            .part_number(input.part_number)
+            .content_length(body.content_length)
+            .body(body.body)
+            .build()
+            .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
+        let out = self.store.upload_part(internal(&like, part)).await?.output;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: out.e_tag,
+                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
+                ..CopyPartResult::default()
+            }),
+            ..UploadPartCopyOutput::default()
+        }))
+    }
+
+    /// The plaintext of an UploadPartCopy source range: decoded when the source is stored
+    /// transformed (`None` when it is not), with the `x-amz-copy-source-if-*` conditions
+    /// checked against the logical object (every failure is 412).
+    pub(super) async fn transformed_copy_source(
+        &self,
+        like: &S3Request<()>,
+        input: &UploadPartCopyInput,
+        obs: &Observed,
+        request_id: Arc<str>,
+    ) -> S3Result<Option<GetObjectOutput>> {
+        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+            return Ok(None);
+        };
         let (src_bucket, src_key) = (bucket.to_string(), key.to_string());
-        let like = shell(&req);
-        let head = match decode::head(&self.store, &like, &src_bucket, &src_key).await {
+        let head = match decode::head(&self.store, like, &src_bucket, &src_key).await {
             Ok(h) if is_transformed(h.metadata.as_ref()) => h,
-            _ => return self.store.upload_part_copy(req).await,
+            _ => return Ok(None),
         };
         let t = Transformed::from_head(&head, &src_bucket, &src_key)?;
-        let input = &req.input;
         conditions::check_read(
             &t.logical_etag,
             t.last_modified_secs,
@@ -331,31 +410,56 @@ impl Frontend {
             Some(r) => Some(parse_copy_range(r)?),
         };
         let get = GetObjectInput::builder()
-            .bucket(src_bucket.clone())
-            .key(src_key.clone())
+            .bucket(src_bucket)
+            .key(src_key)
             .range(range)
             .build()
             .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
-        let src = self.source(obs, &like, request_id(&req));
-        let decoded = decode::get(&src, &get, head, t).await?;
-        let part = UploadPartInput::builder()
-            .bucket(input.bucket.clone())
-            .key(input.key.clone())
-            .upload_id(input.upload_id.clone())
-            .part_number(input.part_number)
-            .content_length(decoded.content_length)
-            .body(decoded.body)
+        let src = self.source(obs, like, request_id);
+        Ok(Some(decode::get(&src, &get, head, t).await?))
+    }
+
+    /// The plaintext of an UploadPartCopy source range, transformed or not.
+    pub(super) async fn copy_source_body(
+        &self,
+        like: &S3Request<()>,
+        input: &UploadPartCopyInput,
+        obs: &Observed,
+        request_id: Arc<str>,
+    ) -> S3Result<Option<StreamingBlob>> {
+        if let Some(out) = self
+            .transformed_copy_source(like, input, obs, request_id)
+            .await?
+        {
+            return Ok(out.body);
+        }
+        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "copy sources other than bucket/key",
+            ));
+        };
+        let range = match &input.copy_source_range {
+            None => None,
+            Some(r) => Some(parse_copy_range(r)?),
+        };
+        let get = GetObjectInput::builder()
+            .bucket(bucket.to_string())
+            .key(key.to_string())
+            .range(range)
+            .if_match(input.copy_source_if_match.clone())
+            .if_none_match(input.copy_source_if_none_match.clone())
+            .if_modified_since(input.copy_source_if_modified_since.clone())
+            .if_unmodified_since(input.copy_source_if_unmodified_since.clone())
             .build()
             .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
-        let out = self.store.upload_part(internal(&like, part)).await?.output;
-        Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(CopyPartResult {
-                e_tag: out.e_tag,
-                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
-                ..CopyPartResult::default()
-            }),
-            ..UploadPartCopyOutput::default()
-        }))
+        match self.store.get_object(internal(like, get)).await {
+            Ok(out) => Ok(out.output.body),
+            Err(e) if *e.code() == S3ErrorCode::NotModified => {
+                Err(S3Error::new(S3ErrorCode::PreconditionFailed))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -134,7 +134,7 @@ pub async fn head<U>(
 }
 
 /// Reads stored bytes `range` (end exclusive) of the object whose stored ETag is `etag`.
-async fn get_stored<U>(
+pub async fn get_stored<U>(
     store: &Arc<dyn S3>,
     like: &S3Request<U>,
     bucket: &str,
@@ -182,21 +182,45 @@ async fn index<U>(
     key: &str,
     t: &Transformed,
 ) -> Result<Index, S3Error> {
+    read_index(
+        store,
+        like,
+        bucket,
+        key,
+        t.stored_size,
+        t.stored_etag.as_ref(),
+        t.logical_size,
+    )
+    .await
+}
+
+/// Loads the frame index of the NXF1 object `bucket/key` of `stored_size` bytes (stored ETag
+/// `etag`) that should hold `logical_size` plaintext bytes.
+///
+/// # Errors
+/// Backend errors, or a corrupt object.
+pub async fn read_index<U>(
+    store: &Arc<dyn S3>,
+    like: &S3Request<U>,
+    bucket: &str,
+    key: &str,
+    stored_size: u64,
+    etag: Option<&ETag>,
+    logical_size: u64,
+) -> Result<Index, S3Error> {
+    let t = IndexOf {
+        stored_size,
+        etag,
+        logical_size,
+    };
     if t.stored_size < TRAILER_LEN as u64 {
         return Err(format_error(bucket, key, "shorter than a trailer"));
     }
     let tail_start = t.stored_size.saturating_sub(TAIL_READ);
     let tail = read_all(
-        get_stored(
-            store,
-            like,
-            bucket,
-            key,
-            tail_start..t.stored_size,
-            t.stored_etag.as_ref(),
-        )
-        .await?
-        .body,
+        get_stored(store, like, bucket, key, tail_start..t.stored_size, t.etag)
+            .await?
+            .body,
     )
     .await?;
     if tail.len() as u64 != t.stored_size - tail_start {
@@ -209,7 +233,7 @@ async fn index<U>(
         tail.slice((r.start - tail_start) as usize..(r.end - tail_start) as usize)
     } else {
         read_all(
-            get_stored(store, like, bucket, key, r.clone(), t.stored_etag.as_ref())
+            get_stored(store, like, bucket, key, r.clone(), t.etag)
                 .await?
                 .body,
         )
@@ -232,6 +256,12 @@ pub struct Source<'a> {
     /// The client request internal requests borrow their credentials and URI from.
     pub like: &'a S3Request<()>,
     pub request_id: Arc<str>,
+}
+
+struct IndexOf<'a> {
+    stored_size: u64,
+    etag: Option<&'a ETag>,
+    logical_size: u64,
 }
 
 /// Answers a GET of a transformed object.
@@ -310,7 +340,7 @@ pub async fn get(
         };
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(job.run(out.body, tx));
-        exact(tokio_stream_from(rx), want.end - want.start)
+        exact(channel_stream(rx), want.end - want.start)
     };
     let mut metadata = head.metadata.clone();
     crate::frontend::hide_recorded(&mut metadata);
@@ -477,7 +507,9 @@ async fn join(
     })?
 }
 
-fn tokio_stream_from(
+/// A body stream fed by a task through a channel (bodies must be `Sync`, and the store's
+/// futures are not).
+pub fn channel_stream(
     mut rx: mpsc::Receiver<Chunk>,
 ) -> impl futures::Stream<Item = Chunk> + Send + Sync {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))

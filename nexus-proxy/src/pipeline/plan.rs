@@ -108,6 +108,71 @@ impl Plan {
     }
 }
 
+/// A plan as stored in a multipart upload record (so every part follows the plan of
+/// CreateMultipartUpload, whatever the policy says later).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PlanRecord {
+    pub policy: String,
+    pub stages: Vec<StageRecord>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StageRecord {
+    pub name: String,
+    pub digest: String,
+    pub params: Map<String, Value>,
+    pub memory_bytes: usize,
+    pub timeout_ms: u64,
+    pub reversible: bool,
+}
+
+impl From<&Plan> for PlanRecord {
+    fn from(p: &Plan) -> Self {
+        Self {
+            policy: p.policy.clone(),
+            stages: p
+                .stages
+                .iter()
+                .map(|s| StageRecord {
+                    name: s.name.to_string(),
+                    digest: s.digest.to_string(),
+                    params: (*s.params).clone(),
+                    memory_bytes: s.limits.memory_bytes,
+                    timeout_ms: u64::try_from(s.limits.timeout.as_millis()).unwrap_or(u64::MAX),
+                    reversible: s.reversible,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<PlanRecord> for Plan {
+    type Error = String;
+
+    fn try_from(r: PlanRecord) -> Result<Self, String> {
+        let stages = r
+            .stages
+            .into_iter()
+            .map(|s| {
+                Ok(StagePlan {
+                    name: Arc::from(s.name.as_str()),
+                    digest: s.digest.parse::<Digest>().map_err(|e| e.to_string())?,
+                    params: Arc::new(s.params),
+                    limits: Limits {
+                        memory_bytes: s.memory_bytes,
+                        timeout: Duration::from_millis(s.timeout_ms),
+                    },
+                    reversible: s.reversible,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Self {
+            policy: r.policy,
+            stages,
+        })
+    }
+}
+
 /// Descriptor limits as the runtime takes them.
 #[must_use]
 pub fn limits(l: &DescriptorLimits) -> Limits {

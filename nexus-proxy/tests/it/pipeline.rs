@@ -655,3 +655,334 @@ async fn chunked_uploads_with_trailers_are_verified_before_encoding() {
     })
     .await;
 }
+
+/// Multipart uploads through a compressing policy, as the Aiven RSM writes `.log` segments:
+/// parts in parallel and out of order, one re-uploaded, then Complete; the client sees S3's
+/// multipart ETag over its plaintext parts, reads across part boundaries, and the backend holds
+/// one compressed object and no staging left.
+#[tokio::test]
+async fn multipart_uploads_through_a_pipeline() {
+    use aws_sdk_s3::primitives::ByteStream as BS;
+    bounded(120, "multipart through a pipeline", async {
+        let fs = S3sFsServer::start().await;
+        let proxy = Proxy::start(Options {
+            backend: Some(fs.endpoint.clone()),
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let direct = aws_sdk_s3::Client::from_conf(
+            proxy
+                .client_config(BACKEND_KEYS.0, BACKEND_KEYS.1)
+                .endpoint_url(fs.endpoint.clone())
+                .force_path_style(true)
+                .build(),
+        );
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let key = kafka_key("logs-mp", "log");
+        let all = logs(2 * (5 << 20) + 1_300_000);
+        let parts: Vec<&[u8]> = vec![&all[..5 << 20], &all[5 << 20..10 << 20], &all[10 << 20..]];
+        let up = client
+            .create_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("create");
+        let id = up.upload_id().expect("id").to_owned();
+        assert!(id.starts_with("nx1."), "a staged upload: {id}");
+
+        // Parts 3, 1, 2 at once; then part 2 again.
+        let send = |n: i32, data: Vec<u8>| {
+            let (client, key, id) = (client.clone(), key.clone(), id.clone());
+            async move {
+                client
+                    .upload_part()
+                    .bucket("kafka-tiered")
+                    .key(&key)
+                    .upload_id(&id)
+                    .part_number(n)
+                    .body(BS::from(data))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("part {n}: {e:?}"))
+                    .e_tag()
+                    .expect("etag")
+                    .to_owned()
+            }
+        };
+        let (e3, e1, _) = tokio::join!(
+            send(3, parts[2].to_vec()),
+            send(1, parts[0].to_vec()),
+            send(2, vec![b'x'; 5 << 20])
+        );
+        let e2 = send(2, parts[1].to_vec()).await;
+        for (e, p) in [(&e1, parts[0]), (&e2, parts[1]), (&e3, parts[2])] {
+            assert_eq!(
+                e,
+                &format!("\"{}\"", md5_hex(p)),
+                "part ETag is the plaintext MD5"
+            );
+        }
+        let listed = client
+            .list_parts()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(&id)
+            .send()
+            .await
+            .expect("list parts");
+        let sizes: Vec<(i32, i64)> = listed
+            .parts()
+            .iter()
+            .map(|p| (p.part_number().unwrap_or(0), p.size().unwrap_or(0)))
+            .collect();
+        assert_eq!(sizes, vec![(1, 5 << 20), (2, 5 << 20), (3, 1_300_000)]);
+
+        // S3's checks at Complete.
+        let complete = |parts: Vec<(i32, String)>| {
+            let (client, key, id) = (client.clone(), key.clone(), id.clone());
+            async move {
+                let list = parts
+                    .into_iter()
+                    .map(|(n, e)| CompletedPart::builder().part_number(n).e_tag(e).build())
+                    .collect();
+                client
+                    .complete_multipart_upload()
+                    .bucket("kafka-tiered")
+                    .key(&key)
+                    .upload_id(&id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(list))
+                            .build(),
+                    )
+                    .send()
+                    .await
+            }
+        };
+        let err = complete(vec![(1, e1.clone()), (2, "\"0000\"".into())])
+            .await
+            .expect_err("wrong etag");
+        assert_eq!(status_and_code(&err), (400, "InvalidPart".to_owned()));
+        let err = complete(vec![(2, e2.clone()), (1, e1.clone())])
+            .await
+            .expect_err("order");
+        assert_eq!(status_and_code(&err), (400, "InvalidPartOrder".to_owned()));
+        let err = complete(vec![(1, e1.clone()), (3, e3.clone()), (2, e2.clone())])
+            .await
+            .expect_err("order");
+        assert_eq!(status_and_code(&err).1, "InvalidPartOrder");
+        let done = complete(vec![(1, e1.clone()), (2, e2.clone()), (3, e3.clone())])
+            .await
+            .expect("complete");
+        let mut md5s = Vec::new();
+        for p in &parts {
+            md5s.extend(hex::decode(md5_hex(p)).expect("hex"));
+        }
+        let etag = format!("\"{}-3\"", md5_hex(&md5s));
+        assert_eq!(
+            done.e_tag(),
+            Some(etag.as_str()),
+            "S3's multipart ETag over the plaintext parts"
+        );
+
+        let head = client
+            .head_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(head.content_length(), Some(all.len() as i64));
+        assert_eq!(head.e_tag(), Some(etag.as_str()));
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            got.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .as_ref()
+                == all.as_slice(),
+            "full GET differs"
+        );
+        let from = (5 << 20) - 1000;
+        let (body, _) =
+            get_range(&client, &key, &format!("bytes={from}-{}", (10 << 20) + 999)).await;
+        assert!(
+            body == all[from..(10 << 20) + 1000],
+            "range across part boundaries differs"
+        );
+
+        // The backend: one compressed object, no staging left; listings never show staging.
+        let stored = direct
+            .head_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("direct head");
+        assert!(stored.content_length().expect("len") * 3 < all.len() as i64);
+        let staging = direct
+            .list_objects_v2()
+            .bucket("kafka-tiered")
+            .prefix(".nexus-staging/")
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(
+            staging.key_count(),
+            Some(0),
+            "staging left: {:?}",
+            staging.contents()
+        );
+        let upload2 = client
+            .create_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("create 2");
+        let id2 = upload2.upload_id().expect("id").to_owned();
+        let listed = client
+            .list_objects_v2()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("list");
+        assert!(
+            listed
+                .contents()
+                .iter()
+                .all(|o| !o.key().unwrap_or("").starts_with(".nexus-staging/")),
+            "{:?}",
+            listed.contents()
+        );
+        let listed = client
+            .list_objects_v2()
+            .bucket("kafka-tiered")
+            .delimiter("/")
+            .send()
+            .await
+            .expect("list /");
+        assert!(
+            listed
+                .common_prefixes()
+                .iter()
+                .all(|p| p.prefix() != Some(".nexus-staging/"))
+        );
+
+        // A small non-last part is refused at Complete; Abort removes the upload.
+        let small = client
+            .upload_part()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(&id2)
+            .part_number(1)
+            .body(BS::from(vec![1u8; 1000]))
+            .send()
+            .await
+            .expect("small");
+        let last = client
+            .upload_part()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(&id2)
+            .part_number(2)
+            .body(BS::from(vec![2u8; 1000]))
+            .send()
+            .await
+            .expect("last");
+        let err = client
+            .complete_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(&id2)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(
+                        CompletedPart::builder()
+                            .part_number(1)
+                            .e_tag(small.e_tag().expect("e"))
+                            .build(),
+                    )
+                    .parts(
+                        CompletedPart::builder()
+                            .part_number(2)
+                            .e_tag(last.e_tag().expect("e"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect_err("too small");
+        assert_eq!(status_and_code(&err), (400, "EntityTooSmall".to_owned()));
+        client
+            .abort_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(&id2)
+            .send()
+            .await
+            .expect("abort");
+        let err = client
+            .upload_part()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(&id2)
+            .part_number(1)
+            .body(BS::from(vec![1u8; 10]))
+            .send()
+            .await
+            .expect_err("aborted");
+        assert_eq!(status_and_code(&err), (404, "NoSuchUpload".to_owned()));
+        let staging = direct
+            .list_objects_v2()
+            .bucket("kafka-tiered")
+            .prefix(".nexus-staging/")
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(
+            staging.key_count(),
+            Some(0),
+            "abort left staging: {:?}",
+            staging.contents()
+        );
+        // The completed object still reads back; clients cannot write under the staging prefix.
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(got.content_length(), Some(all.len() as i64));
+        let err = client
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(".nexus-staging/x")
+            .body(BS::from_static(b"x"))
+            .send()
+            .await
+            .expect_err("reserved");
+        assert_eq!(status_and_code(&err), (400, "InvalidArgument".to_owned()));
+        proxy.shutdown().await;
+    })
+    .await;
+}

@@ -1,0 +1,626 @@
+//! Multipart uploads through a pipeline (`docs/formats.md` §5). Encoded parts can be far
+//! smaller than S3's 5 MiB part minimum, so they cannot be backend parts. Instead:
+//!
+//! - CreateMultipartUpload answers an upload id of ours (`nx1.<uuid>`) and stores the upload
+//!   record (key, the plan decided now, client metadata) as `.nexus-staging/<id>/upload` in
+//!   the bucket;
+//! - UploadPart (and UploadPartCopy) encodes the part into frames and stores it as the NXF1
+//!   object `.nexus-staging/<id>/part-<n>`, whose metadata holds the part's plaintext size and
+//!   MD5 (the part ETag the client gets). Parallel, out-of-order and re-uploaded parts are
+//!   independent objects; a re-upload replaces its part;
+//! - CompleteMultipartUpload checks the client's list as S3 does, then streams the staged
+//!   frames, in part order, into one NXF1 object with a merged index (part boundaries kept) and
+//!   the multipart ETag over the plaintext parts, and deletes the staging objects;
+//! - ListParts lists the staged parts; AbortMultipartUpload deletes them.
+//!
+//! All state is in the output store, so any worker can continue an upload another started,
+//! and a Complete interrupted half-way is redone by the client's retry. Listings never show
+//! `.nexus-staging/`, and clients cannot write under it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use md5::{Digest as _, Md5};
+use nexus_core::format::Index;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::ingest::Verdict;
+use super::transformed::{chunk_info, record_transformed, request_id, shell};
+use super::{Frontend, Observed, recorded};
+use crate::pipeline::PipelineRequest;
+use crate::pipeline::decode::{self, get_stored, internal, read_index};
+use crate::pipeline::encode::{Encoded, encode};
+use crate::pipeline::plan::{Plan, PlanRecord, keys};
+use crate::pipeline::spool::exact;
+use crate::streamlet::{Direction, SharedContext};
+
+/// Where staged uploads live in a bucket.
+pub const STAGING: &str = ".nexus-staging/";
+const ID_PREFIX: &str = "nx1.";
+/// S3's minimum size of every part but the last.
+const MIN_PART: u64 = 5 << 20;
+
+/// Whether an upload id is one of ours.
+#[must_use]
+pub fn is_ours(upload_id: &str) -> bool {
+    upload_id.starts_with(ID_PREFIX)
+}
+
+/// Whether a key is in the staging area (hidden from listings, not writable by clients).
+#[must_use]
+pub fn is_staging(key: &str) -> bool {
+    key.starts_with(STAGING)
+}
+
+/// Refuses client writes under the staging prefix.
+///
+/// # Errors
+/// `InvalidArgument`.
+pub fn refuse_staging_key(key: &str) -> S3Result<()> {
+    if is_staging(key) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("keys under {STAGING} are reserved for Nexus"),
+        ));
+    }
+    Ok(())
+}
+
+/// The upload record.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct UploadRecord {
+    version: u32,
+    key: String,
+    plan: PlanRecord,
+    metadata: BTreeMap<String, String>,
+    content_type: Option<String>,
+    /// `name@version` of the policy (recorded as `nexus-policy`).
+    policy: Option<String>,
+}
+
+/// Where one part of one of our uploads goes.
+struct PartTarget<'a> {
+    like: &'a S3Request<()>,
+    bucket: &'a str,
+    record: &'a UploadRecord,
+    id: &'a str,
+    part_number: i32,
+    obs: &'a Observed,
+    request_id: Arc<str>,
+}
+
+fn record_key(id: &str) -> String {
+    format!("{STAGING}{id}/upload")
+}
+
+fn part_key(id: &str, n: i32) -> String {
+    format!("{STAGING}{id}/part-{n:05}")
+}
+
+fn internal_error(e: impl std::fmt::Display) -> S3Error {
+    S3Error::with_message(S3ErrorCode::InternalError, e.to_string())
+}
+
+fn no_such_upload() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::NoSuchUpload,
+        "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    )
+}
+
+impl Frontend {
+    /// CreateMultipartUpload under a plan.
+    pub(super) async fn create_staged_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+        obs: &Observed,
+        plan: &Plan,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let like = shell(&req);
+        let input = req.input;
+        let id = format!("{ID_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let record = UploadRecord {
+            version: 1,
+            key: input.key.clone(),
+            plan: PlanRecord::from(plan),
+            metadata: input
+                .metadata
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            content_type: input.content_type.clone(),
+            policy: obs.policy_label(),
+        };
+        let json = serde_json::to_vec(&record).map_err(internal_error)?;
+        self.put_staged(
+            &like,
+            &input.bucket,
+            &record_key(&id),
+            Bytes::from(json),
+            None,
+        )
+        .await?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(id),
+            ..CreateMultipartUploadOutput::default()
+        }))
+    }
+
+    async fn put_staged(
+        &self,
+        like: &S3Request<()>,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        metadata: Option<Metadata>,
+    ) -> S3Result<()> {
+        let len = body.len() as u64;
+        let input = PutObjectInput::builder()
+            .bucket(bucket.to_owned())
+            .key(key.to_owned())
+            .content_length(i64::try_from(len).ok())
+            .metadata(metadata)
+            .body(Some(exact(
+                futures::stream::once(async move { Ok::<_, std::io::Error>(body) }),
+                len,
+            )))
+            .build()
+            .map_err(internal_error)?;
+        self.store.put_object(internal(like, input)).await?;
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        like: &S3Request<()>,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> S3Result<UploadRecord> {
+        let input = GetObjectInput::builder()
+            .bucket(bucket.to_owned())
+            .key(record_key(id))
+            .build()
+            .map_err(internal_error)?;
+        let out = match self.store.get_object(internal(like, input)).await {
+            Ok(o) => o.output,
+            Err(e) if *e.code() == S3ErrorCode::NoSuchKey => return Err(no_such_upload()),
+            Err(e) => return Err(e),
+        };
+        let mut body = Vec::new();
+        if let Some(mut b) = out.body {
+            while let Some(chunk) = b.next().await {
+                body.extend_from_slice(&chunk.map_err(internal_error)?);
+            }
+        }
+        let record: UploadRecord = serde_json::from_slice(&body).map_err(internal_error)?;
+        if record.key != key {
+            return Err(no_such_upload());
+        }
+        Ok(record)
+    }
+
+    /// Encodes one part's plaintext and stages it; the part ETag is its plaintext MD5.
+    async fn stage_part(
+        &self,
+        part: PartTarget<'_>,
+        body: Option<StreamingBlob>,
+        verdict: Option<&Verdict>,
+    ) -> S3Result<ETag> {
+        let PartTarget {
+            like,
+            bucket,
+            record,
+            id,
+            part_number,
+            obs,
+            request_id: id_for_logs,
+        } = part;
+        if !(1..=10_000).contains(&part_number) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive",
+            ));
+        }
+        let plan = Plan::try_from(record.plan.clone()).map_err(internal_error)?;
+        let stages = self.stage_runs(&plan).await?;
+        let preq = PipelineRequest {
+            direction: Direction::Put,
+            info: chunk_info(bucket, &record.key, obs, None, record.content_type.clone()),
+            ctx: SharedContext::writable(BTreeMap::new()),
+            request_id: id_for_logs,
+        };
+        let encoded: Encoded = encode(&self.pipelines, stages, &preq, body)
+            .await
+            .map_err(|e| match verdict {
+                Some(v) => v.explain(e),
+                None => e,
+            })?;
+        if let Some(v) = verdict {
+            v.confirm()?;
+        }
+        let mut m = Metadata::default();
+        m.insert(keys::SIZE.to_owned(), encoded.logical_size.to_string());
+        m.insert(keys::ETAG.to_owned(), encoded.md5_hex.clone());
+        let len = encoded.spool.len();
+        let body = encoded.spool.into_blob().map_err(|e| {
+            S3Error::with_message(S3ErrorCode::ServiceUnavailable, format!("spool: {e}"))
+        })?;
+        let input = PutObjectInput::builder()
+            .bucket(bucket.to_owned())
+            .key(part_key(id, part_number))
+            .content_length(i64::try_from(len).ok())
+            .metadata(Some(m))
+            .body(Some(body))
+            .build()
+            .map_err(internal_error)?;
+        self.store.put_object(internal(like, input)).await?;
+        Ok(ETag::Strong(encoded.md5_hex))
+    }
+
+    /// UploadPart into one of our uploads.
+    pub(super) async fn upload_staged_part(
+        &self,
+        mut req: S3Request<UploadPartInput>,
+        verdict: &Verdict,
+        obs: &Observed,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let like = shell(&req);
+        let rid = request_id(&req);
+        let input = &mut req.input;
+        let record = self
+            .record(&like, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let body = input.body.take();
+        let etag = self
+            .stage_part(
+                PartTarget {
+                    like: &like,
+                    bucket: &input.bucket,
+                    record: &record,
+                    id: &input.upload_id,
+                    part_number: input.part_number,
+                    obs,
+                    request_id: rid,
+                },
+                body,
+                Some(verdict),
+            )
+            .await?;
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(etag),
+            ..UploadPartOutput::default()
+        }))
+    }
+
+    /// UploadPartCopy into one of our uploads: the source range's plaintext (decoded when the
+    /// source is transformed) is staged like an uploaded part.
+    pub(super) async fn copy_staged_part(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+        obs: &Observed,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let like = shell(&req);
+        let input = &req.input;
+        let record = self
+            .record(&like, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let rid = request_id(&req);
+        let body = self
+            .copy_source_body(&like, input, obs, Arc::clone(&rid))
+            .await?;
+        let etag = self
+            .stage_part(
+                PartTarget {
+                    like: &like,
+                    bucket: &input.bucket,
+                    record: &record,
+                    id: &input.upload_id,
+                    part_number: input.part_number,
+                    obs,
+                    request_id: rid,
+                },
+                body,
+                None,
+            )
+            .await?;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(etag),
+                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
+                ..CopyPartResult::default()
+            }),
+            ..UploadPartCopyOutput::default()
+        }))
+    }
+
+    /// ListParts of one of our uploads.
+    pub(super) async fn list_staged_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let like = shell(&req);
+        let input = &req.input;
+        self.record(&like, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let mut parts = Vec::new();
+        for key in self
+            .staged_keys(&like, &input.bucket, &input.upload_id)
+            .await?
+        {
+            let Some(n) = key
+                .rsplit_once("/part-")
+                .and_then(|(_, n)| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let head = decode::head(&self.store, &like, &input.bucket, &key).await?;
+            let m = head.metadata.unwrap_or_default();
+            parts.push(Part {
+                part_number: Some(n),
+                e_tag: m.get(keys::ETAG).map(|e| ETag::Strong(e.clone())),
+                size: m.get(keys::SIZE).and_then(|s| s.parse().ok()),
+                last_modified: head.last_modified,
+                ..Part::default()
+            });
+        }
+        parts.sort_by_key(|p| p.part_number);
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket.clone()),
+            key: Some(input.key.clone()),
+            upload_id: Some(input.upload_id.clone()),
+            is_truncated: Some(false),
+            parts: Some(parts),
+            ..ListPartsOutput::default()
+        }))
+    }
+
+    /// AbortMultipartUpload of one of our uploads.
+    pub(super) async fn abort_staged(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let like = shell(&req);
+        let input = &req.input;
+        self.record(&like, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        self.delete_staging(&like, &input.bucket, &input.upload_id)
+            .await?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    /// CompleteMultipartUpload of one of our uploads.
+    pub(super) async fn complete_staged(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let like = shell(&req);
+        let input = &req.input;
+        let (bucket, key, id) = (
+            input.bucket.clone(),
+            input.key.clone(),
+            input.upload_id.clone(),
+        );
+        let record = self.record(&like, &bucket, &key, &id).await?;
+        let listed = input
+            .multipart_upload
+            .as_ref()
+            .and_then(|m| m.parts.clone())
+            .unwrap_or_default();
+        if listed.is_empty() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema: no parts",
+            ));
+        }
+        // The list as a whole first (as S3 does), then each part.
+        let numbers: Vec<i32> = listed.iter().map(|p| p.part_number.unwrap_or(0)).collect();
+        if numbers.windows(2).any(|w| w[0] >= w[1]) || numbers.first().is_some_and(|&n| n < 1) {
+            return Err(S3Error::new(S3ErrorCode::InvalidPartOrder));
+        }
+        let mut staged = Vec::with_capacity(listed.len());
+        for (i, p) in listed.iter().enumerate() {
+            let n = numbers[i];
+            let pkey = part_key(&id, n);
+            let head = match decode::head(&self.store, &like, &bucket, &pkey).await {
+                Ok(h) => h,
+                Err(e)
+                    if *e.code() == S3ErrorCode::NoSuchKey
+                        || e.status_code() == Some(http::StatusCode::NOT_FOUND) =>
+                {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::InvalidPart,
+                        format!("part {n} was not uploaded"),
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
+            let m = head.metadata.clone().unwrap_or_default();
+            let (Some(size), Some(etag)) = (
+                m.get(keys::SIZE).and_then(|s| s.parse::<u64>().ok()),
+                m.get(keys::ETAG),
+            ) else {
+                return Err(internal_error(format!(
+                    "staged part {n} has no Nexus metadata"
+                )));
+            };
+            let claimed = p
+                .e_tag
+                .as_ref()
+                .map(|e| e.value().trim_matches('"').to_owned());
+            if claimed.as_deref() != Some(etag.as_str()) {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidPart,
+                    format!("part {n}: the ETag does not match"),
+                ));
+            }
+            if i + 1 < listed.len() && size < MIN_PART {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::EntityTooSmall,
+                    format!(
+                        "part {n} is {size} bytes; every part but the last must be at least 5 MiB"
+                    ),
+                ));
+            }
+            let stored = head
+                .content_length
+                .and_then(|l| u64::try_from(l).ok())
+                .unwrap_or(0);
+            let index = read_index(
+                &self.store,
+                &like,
+                &bucket,
+                &pkey,
+                stored,
+                head.e_tag.as_ref(),
+                size,
+            )
+            .await?;
+            staged.push((pkey, head.e_tag.clone(), etag.clone(), index));
+        }
+
+        // The merged index, the multipart ETag over the plaintext parts.
+        let mut merged = Index::default();
+        let mut md5 = Md5::new();
+        for (_, _, etag, index) in &staged {
+            merged.start_part();
+            for f in index.frames() {
+                merged.push(*f);
+            }
+            md5.update(hex::decode(etag).map_err(internal_error)?);
+        }
+        let logical_etag = format!("{}-{}", hex::encode(md5.finalize()), staged.len());
+        let tail = merged.encode_tail();
+        let total = merged.stored_len() + tail.len() as u64;
+        let plan = Plan::try_from(record.plan.clone()).map_err(internal_error)?;
+
+        let mut metadata: Metadata = record.metadata.clone().into_iter().collect();
+        if let Some(p) = &record.policy {
+            metadata.insert(recorded::POLICY_KEY.to_owned(), p.clone());
+        }
+        record_transformed(
+            &mut metadata,
+            &plan,
+            merged.logical_size(),
+            &logical_etag,
+            &BTreeMap::new(),
+        )?;
+
+        // Stream every part's frames, then the merged tail.
+        let parts: Vec<(String, Option<ETag>, u64)> = staged
+            .iter()
+            .map(|(k, e, _, i)| (k.clone(), e.clone(), i.stored_len()))
+            .collect();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+        let (store, body_bucket, body_like) =
+            (Arc::clone(&self.store), bucket.clone(), shell(&like));
+        tokio::spawn(async move {
+            for (pkey, etag, len) in parts {
+                if len == 0 {
+                    continue;
+                }
+                let body = match get_stored(
+                    &store,
+                    &body_like,
+                    &body_bucket,
+                    &pkey,
+                    0..len,
+                    etag.as_ref(),
+                )
+                .await
+                {
+                    Ok(out) => out.body,
+                    Err(e) => {
+                        let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                        return;
+                    }
+                };
+                let Some(mut body) = body else {
+                    let _ = tx
+                        .send(Err(std::io::Error::other("staged part without body")))
+                        .await;
+                    return;
+                };
+                while let Some(chunk) = body.next().await {
+                    if tx.send(chunk.map_err(std::io::Error::other)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(Ok(Bytes::from(tail))).await;
+        });
+        let frames = decode::channel_stream(rx);
+        let put = PutObjectInput::builder()
+            .bucket(bucket.clone())
+            .key(key.clone())
+            .content_length(i64::try_from(total).ok())
+            .content_type(record.content_type.clone())
+            .metadata(Some(metadata))
+            .body(Some(exact(frames, total)))
+            .build()
+            .map_err(internal_error)?;
+        self.store.put_object(internal(&like, put)).await?;
+        self.metrics
+            .pipeline_bytes(&plan.policy, merged.logical_size(), total);
+        if let Err(e) = self.delete_staging(&like, &bucket, &id).await {
+            tracing::warn!(%bucket, upload = %id, error = %e, "Staged parts left behind after Complete.");
+        }
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(bucket),
+            key: Some(key),
+            e_tag: Some(ETag::Strong(logical_etag)),
+            ..CompleteMultipartUploadOutput::default()
+        }))
+    }
+
+    async fn staged_keys(
+        &self,
+        like: &S3Request<()>,
+        bucket: &str,
+        id: &str,
+    ) -> S3Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let input = ListObjectsV2Input::builder()
+                .bucket(bucket.to_owned())
+                .prefix(Some(format!("{STAGING}{id}/")))
+                .continuation_token(token.take())
+                .build()
+                .map_err(internal_error)?;
+            let out = self
+                .store
+                .list_objects_v2(internal(like, input))
+                .await?
+                .output;
+            keys.extend(
+                out.contents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|o| o.key),
+            );
+            match out.next_continuation_token {
+                Some(t) if out.is_truncated == Some(true) => token = Some(t),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    async fn delete_staging(&self, like: &S3Request<()>, bucket: &str, id: &str) -> S3Result<()> {
+        for key in self.staged_keys(like, bucket, id).await? {
+            let input = DeleteObjectInput::builder()
+                .bucket(bucket.to_owned())
+                .key(key)
+                .build()
+                .map_err(internal_error)?;
+            self.store.delete_object(internal(like, input)).await?;
+        }
+        Ok(())
+    }
+}
