@@ -311,3 +311,129 @@ fn now_ns() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
 }
+
+/// `nexus-bench pipeline`: PUT throughput direct to the in-memory backend, through the proxy
+/// without a policy (pass-through), and through policies running 1, 2 and 3 `noop` streamlets
+/// (paper Fig. 44), in one run. The backend drains PUT bodies and keeps none, so only the PUT
+/// side can be measured with it.
+///
+/// # Errors
+/// A process does not start or a load fails.
+pub async fn pipeline(
+    proxy_bin: &Path,
+    streamlets: &Path,
+    sizes: &[u64],
+    concurrency: &[usize],
+    seconds: u64,
+) -> anyhow::Result<String> {
+    use crate::client::{self, ClientOptions};
+    use crate::load::{self, LoadSpec, Op};
+    let dir = tempdir()?;
+    let mut policies = String::new();
+    for n in 1..=3 {
+        let stages = "    - streamlet: noop\n      location: edge\n".repeat(n);
+        policies.push_str(&format!(
+            "---\napiVersion: nexus/v1\nkind: Policy\nmetadata:\n  name: noop-{n}\nspec:\n  system: generic\n  target:\n    bucket: bench-n{n}\n  pipeline:\n{stages}"
+        ));
+    }
+    std::fs::write(dir.join("policies.yaml"), policies)?;
+    let exe = std::env::current_exe().context("locating nexus-bench")?;
+    let (_backend, backend_addr) = procs::spawn_backend(&exe)?;
+    let backend_url = format!("http://{backend_addr}");
+    let data = dir.join("data").display().to_string();
+    let (pol, sl) = (dir.display().to_string(), streamlets.display().to_string());
+    let (mut proxy, addrs) = procs::spawn_worker(
+        proxy_bin,
+        &[
+            "--backend-endpoint",
+            &backend_url,
+            "--backend-region",
+            "us-east-1",
+            "--backend-access-key",
+            procs::ACCESS_KEY,
+            "--backend-secret-key",
+            procs::SECRET_KEY,
+            "--backend-path-style",
+            "--data-dir",
+            &data,
+            "--meta",
+            "memory",
+            "--policies",
+            &pol,
+            "--streamlets",
+            &sl,
+        ],
+        &dir.join("proxy.log"),
+    )?;
+    procs::wait_ready(addrs.admin, &mut proxy, Duration::from_secs(30)).await?;
+    let client_for = |endpoint: String| {
+        client::build(&ClientOptions {
+            endpoint,
+            access_key: procs::ACCESS_KEY.into(),
+            secret_key: procs::SECRET_KEY.into(),
+            checksums: false,
+        })
+    };
+    let direct = client_for(backend_url.clone());
+    let through = client_for(format!("http://{}", addrs.s3));
+    let buckets = ["bench", "bench-n1", "bench-n2", "bench-n3"];
+    for b in buckets {
+        through
+            .create_bucket()
+            .bucket(b)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("create {b}: {e:?}"))?;
+    }
+    let mut out = String::from(
+        "| size | conc | direct MiB/s | pass-through MiB/s | 1 noop | 2 noop | 3 noop | 3 noop / direct | 3 noop / pass-through |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for &size in sizes {
+        for &conc in concurrency {
+            let spec = |bucket: &str| LoadSpec {
+                op: Op::Put,
+                bucket: bucket.to_owned(),
+                size,
+                concurrency: conc,
+                requests: (4u64 << 30) / size.max(1),
+                max_duration: Duration::from_secs(seconds),
+            };
+            load::warm_up(&direct, "bench", conc).await;
+            load::warm_up(&through, "bench", conc).await;
+            let mut row = Vec::new();
+            let d = load::run(&direct, &spec("bench")).await;
+            ensure!(d.errors == 0, "direct errors: {:?}", d.error_samples);
+            row.push(d.mib_per_s());
+            for b in buckets {
+                let r = load::run(&through, &spec(b)).await;
+                ensure!(r.errors == 0, "{b} errors: {:?}", r.error_samples);
+                row.push(r.mib_per_s());
+            }
+            writeln!(
+                out,
+                "| {} | {conc} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
+                crate::units::format_size(size),
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[4] / row[0],
+                row[4] / row[1],
+            )?;
+        }
+    }
+    let metrics = procs::admin_get(addrs.admin, "/metrics").await?.1;
+    let ran: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("nexus_pipeline_logical_bytes_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    ensure!(
+        ran > 0.0,
+        "no bytes went through a pipeline: the policies did not apply"
+    );
+    drop(proxy);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}

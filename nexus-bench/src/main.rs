@@ -47,6 +47,22 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         lookups: usize,
     },
+    /// PUT throughput direct, through the proxy, and through 1, 2 and 3 noop streamlets.
+    Pipeline {
+        /// The proxy binary (default: `nexus-proxy` next to this executable).
+        #[arg(long)]
+        proxy_bin: Option<PathBuf>,
+        /// Built streamlets (`scripts/build-streamlets.sh`).
+        #[arg(long, default_value = "streamlets/dist")]
+        streamlets: PathBuf,
+        #[arg(long, value_delimiter = ',', value_parser = parse_size, default_values = ["8MiB", "64MiB"])]
+        sizes: Vec<u64>,
+        #[arg(long, value_delimiter = ',', default_values = ["1", "8"])]
+        concurrency: Vec<usize>,
+        /// Seconds per cell at most.
+        #[arg(long, default_value_t = 4)]
+        seconds: u64,
+    },
     /// From `apply` to every worker process serving the new revision.
     Propagation {
         /// The proxy binary (default: `nexus-proxy` next to this executable).
@@ -153,6 +169,23 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Policies { policies, lookups } => {
             print!("{}", nexus_bench::control::policies(&policies, lookups)?);
+            Ok(())
+        }
+        Cmd::Pipeline {
+            proxy_bin,
+            streamlets,
+            sizes,
+            concurrency,
+            seconds,
+        } => {
+            let bin = match proxy_bin {
+                Some(b) => b,
+                None => matrix::sibling_proxy()?,
+            };
+            let report =
+                nexus_bench::control::pipeline(&bin, &streamlets, &sizes, &concurrency, seconds)
+                    .await?;
+            print!("{report}");
             Ok(())
         }
         Cmd::Propagation {

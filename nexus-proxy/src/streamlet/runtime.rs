@@ -31,6 +31,10 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// Largest slice handed to `push` in one call.
 pub const SLICE: usize = 1 << 20;
 
+/// Bytes of each pooled linear memory kept resident between instances (one frame in, one out,
+/// and the allocator's slack).
+const KEEP_RESIDENT: usize = 4 << 20;
+
 /// Concurrent instances the pooling allocator is sized for.
 const POOL_INSTANCES: u32 = 128;
 
@@ -86,7 +90,11 @@ impl Runtime {
             .total_core_instances(POOL_INSTANCES * 4)
             .total_memories(POOL_INSTANCES * 2)
             .total_tables(POOL_INSTANCES * 4)
-            .max_memory_size(4 << 30);
+            .max_memory_size(4 << 30)
+            // Reset reused memories with memset up to a few frames' worth instead of madvise:
+            // a fresh instance per frame would otherwise page-fault its whole working set.
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = match Engine::new(&config) {
             Ok(e) => e,
