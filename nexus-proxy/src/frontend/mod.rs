@@ -31,6 +31,8 @@ pub struct Frontend {
     grammars: Grammars,
     metrics: Arc<Metrics>,
     pipelines: Arc<Pipelines>,
+    /// Conditions already warned about (logged once each).
+    warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// What classification found for one object request.
@@ -66,7 +68,16 @@ impl Frontend {
             grammars,
             metrics,
             pipelines,
+            warned: std::sync::Mutex::default(),
         }
+    }
+
+    /// True the first time `what` is asked about.
+    fn warned_once(&self, what: &str) -> bool {
+        self.warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(what.to_owned())
     }
 
     /// Classifies an object request's key, resolves its policy and counts both.

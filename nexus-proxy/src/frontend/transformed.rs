@@ -125,7 +125,12 @@ impl Frontend {
             Ok(plan) => Some(plan),
             Err(why) => {
                 self.metrics.pipeline_skipped(policy.name.as_str());
-                tracing::warn!(policy = %policy.name, "Pipeline not run, object stored as sent: {why}.");
+                // Once per policy version, not once per write (brokers write many segments).
+                if self.warned_once(&format!("{}@{}", policy.name, policy.version)) {
+                    tracing::warn!(policy = %policy.name, "Pipeline not run, objects are stored as sent (counted in nexus_pipeline_skipped_total): {why}.");
+                } else {
+                    tracing::debug!(policy = %policy.name, "Pipeline not run: {why}.");
+                }
                 None
             }
         }

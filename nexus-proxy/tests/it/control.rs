@@ -411,6 +411,27 @@ async fn writes_record_their_policy_which_clients_never_see() {
                 .map(String::as_str),
             Some("broker-1")
         );
+        // The example policy's streamlet is not deployed here: the writes were stored as sent
+        // (the backend holds the plaintext) and counted.
+        let stored = direct
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&matched)
+            .send()
+            .await
+            .expect("direct get");
+        let body = stored.body.collect().await.expect("body").into_bytes();
+        assert_eq!(body.as_ref(), b"segment");
+        let m = scrape(proxy.admin).await;
+        assert_eq!(
+            m.value(
+                "nexus_pipeline_skipped_total",
+                &[("policy", "kafka-logs-zstd")]
+            ),
+            2.0,
+            "{}",
+            m.text
+        );
         // Objects no policy matches carry nothing of Nexus's.
         let stored = direct
             .head_object()
