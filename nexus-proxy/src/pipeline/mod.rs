@@ -163,9 +163,3 @@ impl Pipelines {
         &self.spool_dir
     }
 }
-
-/// An S3 error for a streamlet that could not be loaded.
-#[must_use]
-pub fn load_error(name: &str, index: usize, e: &StreamletError) -> S3Error {
-    e.to_s3(name, index)
-}
