@@ -567,7 +567,7 @@ impl Frontend {
             .map_err(internal_error)?;
         self.store.put_object(internal(&like, put)).await?;
         self.metrics
-            .pipeline_bytes(&plan.policy, merged.logical_size(), total);
+            .pipeline_bytes(plan.policy_name(), merged.logical_size(), total);
         if let Err(e) = self.delete_staging(&like, &bucket, &id).await {
             tracing::warn!(%bucket, upload = %id, error = %e, "Staged parts left behind after Complete.");
         }

@@ -191,7 +191,7 @@ impl Frontend {
         out.checksum_type = None;
         out.size = i64::try_from(encoded.logical_size).ok();
         self.metrics
-            .pipeline_bytes(&plan.policy, encoded.logical_size, stored);
+            .pipeline_bytes(plan.policy_name(), encoded.logical_size, stored);
         tracing::debug!(policy = %plan.policy, logical = encoded.logical_size, stored, frames = encoded.frames, "Stored through the pipeline.");
         Ok(res)
     }

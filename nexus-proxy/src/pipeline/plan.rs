@@ -90,6 +90,14 @@ impl Plan {
         })
     }
 
+    /// The policy's name (metrics label it by name, not by version).
+    #[must_use]
+    pub fn policy_name(&self) -> &str {
+        self.policy
+            .split_once('@')
+            .map_or(self.policy.as_str(), |(name, _)| name)
+    }
+
     /// What reads need: the reversible stages.
     #[must_use]
     pub fn recorded(&self) -> Recorded {

@@ -160,6 +160,25 @@ async fn compressed_objects_read_back_exactly_through_every_read_path() {
             "{meta:?}"
         );
 
+        // The compression ratio is in the metrics, labelled by policy name.
+        let m = crate::support::metrics::scrape(proxy.admin).await;
+        assert_eq!(
+            m.value(
+                "nexus_pipeline_logical_bytes_total",
+                &[("policy", "kafka-logs-zstd")]
+            ),
+            data.len() as f64,
+            "{}",
+            m.text
+        );
+        assert_eq!(
+            m.value(
+                "nexus_pipeline_stored_bytes_total",
+                &[("policy", "kafka-logs-zstd")]
+            ),
+            stored_len as f64
+        );
+
         // HEAD and GET see the logical object.
         let head = client
             .head_object()
