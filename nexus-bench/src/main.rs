@@ -63,6 +63,18 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         seconds: u64,
     },
+    /// Stored bytes of loghub segments: producer codecs vs Nexus compress-gzip/compress-zstd.
+    Compression {
+        /// The proxy binary (default: `nexus-proxy` next to this executable).
+        #[arg(long)]
+        proxy_bin: Option<PathBuf>,
+        /// Built streamlets (`scripts/build-streamlets.sh`).
+        #[arg(long, default_value = "streamlets/dist")]
+        streamlets: PathBuf,
+        /// The loghub files (`*.log`).
+        #[arg(long, default_value = "../shared/data/loghub")]
+        loghub: PathBuf,
+    },
     /// From `apply` to every worker process serving the new revision.
     Propagation {
         /// The proxy binary (default: `nexus-proxy` next to this executable).
@@ -186,6 +198,21 @@ async fn main() -> anyhow::Result<()> {
                 nexus_bench::control::pipeline(&bin, &streamlets, &sizes, &concurrency, seconds)
                     .await?;
             print!("{report}");
+            Ok(())
+        }
+        Cmd::Compression {
+            proxy_bin,
+            streamlets,
+            loghub,
+        } => {
+            let bin = match proxy_bin {
+                Some(b) => b,
+                None => matrix::sibling_proxy()?,
+            };
+            print!(
+                "{}",
+                nexus_bench::compression::run(&bin, &streamlets, &loghub).await?
+            );
             Ok(())
         }
         Cmd::Propagation {
