@@ -40,15 +40,20 @@ pub struct Observed {
     pub class: ObjectClass,
     /// The policy snapshot the request was classified with.
     pub set: Arc<PolicySet>,
-    pub policy: Option<CompiledPolicy>,
 }
 
 impl Observed {
+    /// The policy that applies to the object in `bucket` (resolved again on demand, so reads,
+    /// which never need it, do not copy it).
+    #[must_use]
+    pub fn policy(&self, bucket: &str) -> Option<&CompiledPolicy> {
+        self.set.resolve(bucket, &self.class)
+    }
+
     /// `name@version` of the policy, as recorded with writes.
     #[must_use]
-    pub fn policy_label(&self) -> Option<String> {
-        self.policy
-            .as_ref()
+    pub fn policy_label(&self, bucket: &str) -> Option<String> {
+        self.policy(bucket)
             .map(|p| format!("{}@{}", p.name, p.version))
     }
 }
@@ -98,11 +103,9 @@ impl Frontend {
             policy = policy.map_or("-", |p| p.name.as_str()),
             "Classified object key."
         );
-        let policy = policy.cloned();
         Observed {
             class,
             set: policies,
-            policy,
         }
     }
 }

@@ -133,7 +133,7 @@ impl Frontend {
                 .into_iter()
                 .collect(),
             content_type: input.content_type.clone(),
-            policy: obs.policy_label(),
+            policy: obs.policy_label(&input.bucket),
         };
         let json = serde_json::to_vec(&record).map_err(internal_error)?;
         self.put_staged(

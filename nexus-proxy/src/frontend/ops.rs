@@ -224,9 +224,9 @@ s3_impl! {
             &input.key,
             managed_ledger_name(input.metadata.as_ref()),
         );
-        recorded::record_policy(&mut input.metadata, obs.policy_label());
+        recorded::record_policy(&mut input.metadata, obs.policy_label(&input.bucket));
         multipart::refuse_staging_key(&input.key).map_err(|e| stamp(ctx.as_deref(), e))?;
-        let plan = obs.policy.as_ref().and_then(|p| self.plan(&obs, p));
+        let plan = obs.policy(&input.bucket).and_then(|p| self.plan(&obs, p));
         let (req, verdict) = verified(req, |i| &mut i.body)?;
         if let Some(plan) = plan {
             return self
@@ -275,9 +275,9 @@ s3_impl! {
             &input.key,
             managed_ledger_name(input.metadata.as_ref()),
         );
-        recorded::record_policy(&mut input.metadata, obs.policy_label());
+        recorded::record_policy(&mut input.metadata, obs.policy_label(&input.bucket));
         multipart::refuse_staging_key(&input.key).map_err(|e| stamp(ctx.as_deref(), e))?;
-        if let Some(plan) = obs.policy.as_ref().and_then(|p| self.plan(&obs, p)) {
+        if let Some(plan) = obs.policy(&input.bucket).and_then(|p| self.plan(&obs, p)) {
             return self
                 .create_staged_upload(req, &obs, &plan)
                 .await
