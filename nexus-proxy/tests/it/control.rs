@@ -285,7 +285,7 @@ async fn redis_metadata_changes_apply_live_and_loss_turns_not_ready_after_grace(
 /// (`x-amz-meta-nexus-policy`); clients never see it and cannot set `x-amz-meta-nexus-*`.
 #[tokio::test]
 async fn writes_record_their_policy_which_clients_never_see() {
-    use crate::support::backends::{BACKEND_KEYS, S3sFsServer};
+    use crate::support::backends::S3sFsServer;
     bounded(60, "recorded policy", async {
         let fs = S3sFsServer::start().await;
         let proxy = Proxy::start(Options {
@@ -294,13 +294,7 @@ async fn writes_record_their_policy_which_clients_never_see() {
             ..Options::default()
         })
         .await;
-        let direct = aws_sdk_s3::Client::from_conf(
-            proxy
-                .client_config(BACKEND_KEYS.0, BACKEND_KEYS.1)
-                .endpoint_url(fs.endpoint.clone())
-                .force_path_style(true)
-                .build(),
-        );
+        let direct = proxy.backend_client(&fs.endpoint);
         let client = proxy.client();
         create_bucket(&proxy, "kafka-tiered").await;
         let matched = kafka_key("logs-app", "log");

@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
 use nexus_core::meta::{self, Batch, Change, ResourceKind};
 
-use crate::support::backends::{BACKEND_KEYS, S3sFsServer};
+use crate::support::backends::S3sFsServer;
 use crate::support::{Options, Proxy, bounded, status_and_code};
 
 /// The built streamlets (`scripts/build-streamlets.sh`; `scripts/test.sh` runs it first).
@@ -106,13 +106,7 @@ async fn compressed_objects_read_back_exactly_through_every_read_path() {
             ..Options::default()
         })
         .await;
-        let direct = aws_sdk_s3::Client::from_conf(
-            proxy
-                .client_config(BACKEND_KEYS.0, BACKEND_KEYS.1)
-                .endpoint_url(fs.endpoint.clone())
-                .force_path_style(true)
-                .build(),
-        );
+        let direct = proxy.backend_client(&fs.endpoint);
         let client = proxy.client();
         client
             .create_bucket()
@@ -691,13 +685,7 @@ async fn multipart_uploads_through_a_pipeline() {
             ..Options::default()
         })
         .await;
-        let direct = aws_sdk_s3::Client::from_conf(
-            proxy
-                .client_config(BACKEND_KEYS.0, BACKEND_KEYS.1)
-                .endpoint_url(fs.endpoint.clone())
-                .force_path_style(true)
-                .build(),
-        );
+        let direct = proxy.backend_client(&fs.endpoint);
         let client = proxy.client();
         client
             .create_bucket()

@@ -211,6 +211,16 @@ impl Proxy {
         self.client_with(ACCESS_KEY, SECRET_KEY)
     }
 
+    /// A client straight to the worker's S3 backend at `endpoint` (what is really stored).
+    pub fn backend_client(&self, endpoint: &str) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            self.client_config(BACKEND_KEYS.0, BACKEND_KEYS.1)
+                .endpoint_url(endpoint)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
     /// A path-style aws-sdk-s3 client signing with other credentials.
     pub fn client_with(&self, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
         aws_sdk_s3::Client::from_conf(
