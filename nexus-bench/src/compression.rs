@@ -10,13 +10,13 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, ensure};
 
-use crate::procs;
+use crate::control::{PolicyWorker, generic_policy};
 
 const RECORD: usize = 1024;
+const STORED: &str = "nexus_pipeline_stored_bytes_total";
 
 /// Producer-side codec (RecordBatch attributes bits 0–2).
 #[derive(Debug, Clone, Copy)]
@@ -107,25 +107,11 @@ fn segment(records: &[&[u8]], per_batch: usize, codec: Codec) -> anyhow::Result<
     Ok(out)
 }
 
-/// Stored bytes per policy, from the worker's metrics.
-async fn stored_by_policy(admin: std::net::SocketAddr, policy: &str) -> anyhow::Result<f64> {
-    let text = procs::admin_get(admin, "/metrics").await?.1;
-    Ok(text
-        .lines()
-        .filter(|l| {
-            l.starts_with("nexus_pipeline_stored_bytes_total{")
-                && l.contains(&format!("policy=\"{policy}\""))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
-}
-
 /// Runs the comparison over the `.log` files of `loghub`; the Markdown report.
 ///
 /// # Errors
 /// The data or the worker is missing, or a PUT fails.
 pub async fn run(proxy_bin: &Path, streamlets: &Path, loghub: &Path) -> anyhow::Result<String> {
-    use crate::client::{self, ClientOptions};
     let mut files: Vec<_> = std::fs::read_dir(loghub)
         .with_context(|| format!("reading {}", loghub.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -134,41 +120,10 @@ pub async fn run(proxy_bin: &Path, streamlets: &Path, loghub: &Path) -> anyhow::
     files.sort();
     ensure!(!files.is_empty(), "no .log files in {}", loghub.display());
 
-    let dir = std::env::temp_dir().join(format!("nexus-bench-compression-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let mut policies = String::new();
-    for (name, streamlet) in [("gzip", "compress-gzip"), ("zstd", "compress-zstd")] {
-        policies.push_str(&format!(
-            "---\napiVersion: nexus/v1\nkind: Policy\nmetadata:\n  name: nexus-{name}\nspec:\n  system: generic\n  target:\n    bucket: seg-{name}\n  pipeline:\n    - streamlet: {streamlet}\n      location: edge\n"
-        ));
-    }
-    std::fs::write(dir.join("policies.yaml"), policies)?;
-    let (data, pol, sl) = (
-        dir.join("data").display().to_string(),
-        dir.display().to_string(),
-        streamlets.display().to_string(),
-    );
-    let (mut proxy, addrs) = procs::spawn_worker(
-        proxy_bin,
-        &[
-            "--data-dir",
-            &data,
-            "--meta",
-            "memory",
-            "--policies",
-            &pol,
-            "--streamlets",
-            &sl,
-        ],
-        &dir.join("proxy.log"),
-    )?;
-    procs::wait_ready(addrs.admin, &mut proxy, Duration::from_secs(30)).await?;
-    let s3 = client::build(&ClientOptions {
-        endpoint: format!("http://{}", addrs.s3),
-        access_key: procs::ACCESS_KEY.into(),
-        secret_key: procs::SECRET_KEY.into(),
-        checksums: false,
-    });
+    let policies = generic_policy("nexus-gzip", "seg-gzip", &["compress-gzip"])
+        + &generic_policy("nexus-zstd", "seg-zstd", &["compress-zstd"]);
+    let worker = PolicyWorker::start(proxy_bin, streamlets, &policies, &[]).await?;
+    let s3 = worker.client();
     for b in ["seg-gzip", "seg-zstd"] {
         s3.create_bucket()
             .bucket(b)
@@ -204,7 +159,8 @@ pub async fn run(proxy_bin: &Path, streamlets: &Path, loghub: &Path) -> anyhow::
         let mut nexus = [0f64; 2];
         for (j, bucket) in ["seg-gzip", "seg-zstd"].into_iter().enumerate() {
             let policy = if j == 0 { "nexus-gzip" } else { "nexus-zstd" };
-            let before = stored_by_policy(addrs.admin, policy).await?;
+            let label = format!("policy=\"{policy}\"");
+            let before = worker.metric_sum(STORED, &label).await?;
             s3.put_object()
                 .bucket(bucket)
                 .key(format!("segments/{i}.log"))
@@ -212,7 +168,7 @@ pub async fn run(proxy_bin: &Path, streamlets: &Path, loghub: &Path) -> anyhow::
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("PUT: {e:?}"))?;
-            nexus[j] = stored_by_policy(addrs.admin, policy).await? - before;
+            nexus[j] = worker.metric_sum(STORED, &label).await? - before;
         }
         ensure!(
             nexus.iter().all(|&n| n > 0.0),
@@ -262,7 +218,5 @@ pub async fn run(proxy_bin: &Path, streamlets: &Path, loghub: &Path) -> anyhow::
         totals[2] / best_nexus,
         if best_nexus <= totals[3] { "yes" } else { "no" },
     )?;
-    drop(proxy);
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
 }

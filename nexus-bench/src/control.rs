@@ -312,6 +312,101 @@ fn now_ns() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+/// A `nexus-proxy` on generated policies and the built streamlets (`--meta memory`), in a
+/// temporary directory removed on drop (the process is killed on drop too).
+pub struct PolicyWorker {
+    pub addrs: ProxyAddrs,
+    _child: Child,
+    dir: PathBuf,
+}
+
+impl PolicyWorker {
+    /// Writes `policies` (YAML), starts the worker with `args` added, waits until ready.
+    ///
+    /// # Errors
+    /// The worker does not start or become ready.
+    pub async fn start(
+        proxy_bin: &Path,
+        streamlets: &Path,
+        policies: &str,
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
+        let dir = tempdir()?;
+        std::fs::write(dir.join("policies.yaml"), policies)?;
+        let (data, pol, sl) = (
+            dir.join("data").display().to_string(),
+            dir.display().to_string(),
+            streamlets.display().to_string(),
+        );
+        let mut all = vec![
+            "--data-dir",
+            &data,
+            "--meta",
+            "memory",
+            "--policies",
+            &pol,
+            "--streamlets",
+            &sl,
+        ];
+        all.extend_from_slice(args);
+        let (mut child, addrs) = procs::spawn_worker(proxy_bin, &all, &dir.join("proxy.log"))?;
+        procs::wait_ready(addrs.admin, &mut child, Duration::from_secs(30)).await?;
+        Ok(Self {
+            addrs,
+            _child: child,
+            dir,
+        })
+    }
+
+    /// A client of the worker's S3 port.
+    #[must_use]
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        bench_client(format!("http://{}", self.addrs.s3))
+    }
+
+    /// The sum of a metric's series whose labels contain `label` (all series when empty).
+    ///
+    /// # Errors
+    /// The admin port does not answer.
+    pub async fn metric_sum(&self, name: &str, label: &str) -> anyhow::Result<f64> {
+        let text = procs::admin_get(self.addrs.admin, "/metrics").await?.1;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+}
+
+impl Drop for PolicyWorker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A client with the bench credentials, payload signing and checksums off.
+#[must_use]
+pub fn bench_client(endpoint: String) -> aws_sdk_s3::Client {
+    crate::client::build(&crate::client::ClientOptions {
+        endpoint,
+        access_key: procs::ACCESS_KEY.into(),
+        secret_key: procs::SECRET_KEY.into(),
+        checksums: false,
+    })
+}
+
+/// A generic policy named `name` on `bucket` running `stages` (streamlet names) at the edge.
+#[must_use]
+pub fn generic_policy(name: &str, bucket: &str, stages: &[&str]) -> String {
+    let stages: String = stages
+        .iter()
+        .map(|s| format!("    - streamlet: {s}\n      location: edge\n"))
+        .collect();
+    format!(
+        "---\napiVersion: nexus/v1\nkind: Policy\nmetadata:\n  name: {name}\nspec:\n  system: generic\n  target:\n    bucket: {bucket}\n  pipeline:\n{stages}"
+    )
+}
+
 /// `nexus-bench pipeline`: PUT throughput direct to the in-memory backend, through the proxy
 /// without a policy (pass-through), and through policies running 1, 2 and 3 `noop` streamlets
 /// (paper Fig. 44), in one run. The backend drains PUT bodies and keeps none, so only the PUT
@@ -326,24 +421,23 @@ pub async fn pipeline(
     concurrency: &[usize],
     seconds: u64,
 ) -> anyhow::Result<String> {
-    use crate::client::{self, ClientOptions};
     use crate::load::{self, LoadSpec, Op};
-    let dir = tempdir()?;
-    let mut policies = String::new();
-    for n in 1..=3 {
-        let stages = "    - streamlet: noop\n      location: edge\n".repeat(n);
-        policies.push_str(&format!(
-            "---\napiVersion: nexus/v1\nkind: Policy\nmetadata:\n  name: noop-{n}\nspec:\n  system: generic\n  target:\n    bucket: bench-n{n}\n  pipeline:\n{stages}"
-        ));
-    }
-    std::fs::write(dir.join("policies.yaml"), policies)?;
+    let policies: String = (1..=3)
+        .map(|n| {
+            generic_policy(
+                &format!("noop-{n}"),
+                &format!("bench-n{n}"),
+                &vec!["noop"; n],
+            )
+        })
+        .collect();
     let exe = std::env::current_exe().context("locating nexus-bench")?;
     let (_backend, backend_addr) = procs::spawn_backend(&exe)?;
     let backend_url = format!("http://{backend_addr}");
-    let data = dir.join("data").display().to_string();
-    let (pol, sl) = (dir.display().to_string(), streamlets.display().to_string());
-    let (mut proxy, addrs) = procs::spawn_worker(
+    let worker = PolicyWorker::start(
         proxy_bin,
+        streamlets,
+        &policies,
         &[
             "--backend-endpoint",
             &backend_url,
@@ -354,28 +448,11 @@ pub async fn pipeline(
             "--backend-secret-key",
             procs::SECRET_KEY,
             "--backend-path-style",
-            "--data-dir",
-            &data,
-            "--meta",
-            "memory",
-            "--policies",
-            &pol,
-            "--streamlets",
-            &sl,
         ],
-        &dir.join("proxy.log"),
-    )?;
-    procs::wait_ready(addrs.admin, &mut proxy, Duration::from_secs(30)).await?;
-    let client_for = |endpoint: String| {
-        client::build(&ClientOptions {
-            endpoint,
-            access_key: procs::ACCESS_KEY.into(),
-            secret_key: procs::SECRET_KEY.into(),
-            checksums: false,
-        })
-    };
-    let direct = client_for(backend_url.clone());
-    let through = client_for(format!("http://{}", addrs.s3));
+    )
+    .await?;
+    let direct = bench_client(backend_url.clone());
+    let through = worker.client();
     let buckets = ["bench", "bench-n1", "bench-n2", "bench-n3"];
     for b in buckets {
         through
@@ -423,17 +500,12 @@ pub async fn pipeline(
             )?;
         }
     }
-    let metrics = procs::admin_get(addrs.admin, "/metrics").await?.1;
-    let ran: f64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("nexus_pipeline_logical_bytes_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let ran = worker
+        .metric_sum("nexus_pipeline_logical_bytes_total", "")
+        .await?;
     ensure!(
         ran > 0.0,
         "no bytes went through a pipeline: the policies did not apply"
     );
-    drop(proxy);
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
 }
