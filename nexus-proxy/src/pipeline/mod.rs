@@ -34,8 +34,7 @@ use s3s::S3Error;
 
 use crate::metrics::Metrics;
 use crate::streamlet::{
-    ChunkInfo, Direction, FrameInfo, Limits, Loaded, OwnedCall, Runtime, SharedContext,
-    StreamletError,
+    Call, ChunkInfo, Direction, FrameInfo, Limits, Loaded, Runtime, SharedContext, StreamletError,
 };
 
 /// Default plaintext bytes per frame (`docs/formats.md` §1).
@@ -127,7 +126,7 @@ impl Pipelines {
         let mut data = input;
         let request_id = &req.request_id;
         for stage in stages {
-            let call = OwnedCall {
+            let call = Call {
                 streamlet: Arc::clone(&stage.name),
                 request_id: Arc::clone(request_id),
                 params: Arc::clone(&stage.params),

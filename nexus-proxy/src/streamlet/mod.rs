@@ -8,4 +8,4 @@ pub mod runtime;
 
 pub use self::error::StreamletError;
 pub use self::host::{ChunkInfo, Direction, FrameInfo, ObjectRef, SharedContext};
-pub use self::runtime::{Call, Limits, Loaded, OwnedCall, Runtime};
+pub use self::runtime::{Call, Limits, Loaded, Runtime};

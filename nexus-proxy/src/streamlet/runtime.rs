@@ -51,16 +51,16 @@ pub struct Limits {
     pub timeout: Duration,
 }
 
-/// What a stage gets to run one frame.
-pub struct Call<'a> {
+/// What a stage gets to run one frame (owned: it moves onto a blocking thread).
+pub struct Call {
     pub streamlet: Arc<str>,
     pub request_id: Arc<str>,
-    pub params: &'a serde_json::Map<String, serde_json::Value>,
+    pub params: Arc<serde_json::Map<String, serde_json::Value>>,
     pub limits: Limits,
     pub direction: Direction,
-    pub info: &'a ChunkInfo,
+    pub info: Arc<ChunkInfo>,
     pub frame: FrameInfo,
-    pub ctx: &'a SharedContext,
+    pub ctx: SharedContext,
 }
 
 /// The process-wide runtime.
@@ -243,7 +243,7 @@ impl Runtime {
     pub async fn run(
         self: &Arc<Self>,
         loaded: Arc<Loaded>,
-        call: OwnedCall,
+        call: Call,
         input: bytes::Bytes,
     ) -> Result<Vec<u8>, StreamletError> {
         let permit = Arc::clone(&self.permits)
@@ -253,7 +253,7 @@ impl Runtime {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            this.run_blocking(&loaded, &call.borrow(), &input)
+            this.run_blocking(&loaded, &call, &input)
         })
         .await
         .map_err(|e| StreamletError::Internal(format!("streamlet task failed: {e}")))?
@@ -266,12 +266,12 @@ impl Runtime {
     pub fn run_blocking(
         &self,
         loaded: &Loaded,
-        call: &Call<'_>,
+        call: &Call,
         input: &[u8],
     ) -> Result<Vec<u8>, StreamletError> {
         let state = HostState::new(
             call.limits.memory_bytes,
-            call.params.clone(),
+            (*call.params).clone(),
             Arc::clone(&call.streamlet),
             Arc::clone(&call.request_id),
         );
@@ -289,11 +289,11 @@ impl Runtime {
         store.set_hostcall_fuel(2 * SLICE + (64 << 10));
         let trap = |e: wasmtime::Error| StreamletError::from_trap(e, &call.limits);
         let instance = loaded.pre.instantiate(&mut store).map_err(trap)?;
-        let ctx = store.data_mut().attach(call.ctx).map_err(trap)?;
+        let ctx = store.data_mut().attach(&call.ctx).map_err(trap)?;
         let guest = instance.nexus_streamlet_byte_transform();
         let transformer = guest
             .transformer()
-            .call_constructor(&mut store, call.direction, call.info, call.frame)
+            .call_constructor(&mut store, call.direction, &call.info, call.frame)
             .map_err(trap)?;
         let mut out = Vec::new();
         for slice in input.chunks(SLICE) {
@@ -318,32 +318,4 @@ fn ctx_borrow(
     ctx: &wasmtime::component::Resource<super::host::RequestContext>,
 ) -> wasmtime::component::Resource<super::host::RequestContext> {
     wasmtime::component::Resource::new_borrow(ctx.rep())
-}
-
-/// A [`Call`] that owns its parts, to move onto a blocking thread.
-pub struct OwnedCall {
-    pub streamlet: Arc<str>,
-    pub request_id: Arc<str>,
-    pub params: Arc<serde_json::Map<String, serde_json::Value>>,
-    pub limits: Limits,
-    pub direction: Direction,
-    pub info: Arc<ChunkInfo>,
-    pub frame: FrameInfo,
-    pub ctx: SharedContext,
-}
-
-impl OwnedCall {
-    #[must_use]
-    pub fn borrow(&self) -> Call<'_> {
-        Call {
-            streamlet: Arc::clone(&self.streamlet),
-            request_id: Arc::clone(&self.request_id),
-            params: &self.params,
-            limits: self.limits.clone(),
-            direction: self.direction,
-            info: &self.info,
-            frame: self.frame,
-            ctx: &self.ctx,
-        }
-    }
 }
