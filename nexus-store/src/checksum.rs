@@ -124,6 +124,41 @@ impl ChecksumAlgorithm {
         }
         Some(format!("{}-{count}", BASE64.encode(hasher.finish())))
     }
+
+    /// The full-object checksum of a concatenation, from each piece's checksum (base64) and
+    /// length, without the bytes. Only CRC-32 and CRC-32C combine this way here; `None` for
+    /// the others or a malformed value.
+    #[must_use]
+    pub fn combine_base64<'a>(
+        self,
+        pieces: impl IntoIterator<Item = (&'a str, u64)>,
+    ) -> Option<String> {
+        let decode = |v: &str| -> Option<u32> {
+            let raw: [u8; 4] = BASE64.decode(v.trim()).ok()?.try_into().ok()?;
+            Some(u32::from_be_bytes(raw))
+        };
+        let crc = match self {
+            Self::Crc32 => {
+                let mut all = crc32fast::Hasher::new();
+                for (value, len) in pieces {
+                    all.combine(&crc32fast::Hasher::new_with_initial_len(
+                        decode(value)?,
+                        len,
+                    ));
+                }
+                all.finalize()
+            }
+            Self::Crc32c => {
+                let mut all = 0u32;
+                for (value, len) in pieces {
+                    all = crc32c::crc32c_combine(all, decode(value)?, usize::try_from(len).ok()?);
+                }
+                all
+            }
+            _ => return None,
+        };
+        Some(BASE64.encode(crc.to_be_bytes()))
+    }
 }
 
 impl fmt::Display for ChecksumAlgorithm {
@@ -395,3 +430,21 @@ pub fn multipart_etag<'a>(part_etags: impl IntoIterator<Item = &'a str>) -> Opti
 
 #[cfg(test)]
 mod tests;
+
+/// Sets the `checksum_*` fields of an s3s input or output from [`Checksums`].
+#[macro_export]
+macro_rules! fill_checksums {
+    ($out:expr, $checksums:expr) => {{
+        let checksums: &$crate::checksum::Checksums = $checksums;
+        for (algorithm, value) in checksums.iter() {
+            let value = Some(value.to_owned());
+            match algorithm {
+                $crate::checksum::ChecksumAlgorithm::Crc32 => $out.checksum_crc32 = value,
+                $crate::checksum::ChecksumAlgorithm::Crc32c => $out.checksum_crc32c = value,
+                $crate::checksum::ChecksumAlgorithm::Crc64Nvme => $out.checksum_crc64nvme = value,
+                $crate::checksum::ChecksumAlgorithm::Sha1 => $out.checksum_sha1 = value,
+                $crate::checksum::ChecksumAlgorithm::Sha256 => $out.checksum_sha256 = value,
+            }
+        }
+    }};
+}

@@ -34,22 +34,42 @@ struct Declared {
 
 /// The outcome of a verification, readable after the store call.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Verdict(Arc<Mutex<Option<(S3ErrorCode, String)>>>);
+pub(super) struct Verdict(Arc<Mutex<Outcome>>);
+
+#[derive(Debug, Default)]
+struct Outcome {
+    failure: Option<(S3ErrorCode, String)>,
+    /// The `x-amz-checksum-*` value the client declared (header or trailer), once the body
+    /// ended and matched it.
+    verified: Option<(ChecksumAlgorithm, String)>,
+}
 
 // === impl Verdict ===
 
 impl Verdict {
     fn fail(&self, code: S3ErrorCode, message: String) {
         if let Ok(mut slot) = self.0.lock() {
-            slot.get_or_insert((code, message));
+            slot.failure.get_or_insert((code, message));
         }
+    }
+
+    fn verified(&self, algorithm: ChecksumAlgorithm, value: String) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.verified = Some((algorithm, value));
+        }
+    }
+
+    /// The client's checksum of the whole body (algorithm, base64 value), checked: what a
+    /// transformed object reports for itself, as S3 reports what the client sent.
+    pub(super) fn checksum(&self) -> Option<(ChecksumAlgorithm, String)> {
+        self.0.lock().ok().and_then(|s| s.verified.clone())
     }
 
     /// `Err` with the recorded failure, if any: a store must never acknowledge a body that
     /// failed verification (the body it received was incomplete, so it cannot have succeeded;
     /// this makes sure).
     pub(super) fn confirm(&self) -> S3Result<()> {
-        match self.0.lock().ok().and_then(|s| s.clone()) {
+        match self.0.lock().ok().and_then(|s| s.failure.clone()) {
             Some(_) => Err(self.explain(S3Error::new(S3ErrorCode::InternalError))),
             None => Ok(()),
         }
@@ -58,7 +78,7 @@ impl Verdict {
     /// The error to return for a failed store call: the verification failure if there was one
     /// (the store only saw a broken stream), else the store's own error.
     pub(super) fn explain(&self, store_error: S3Error) -> S3Error {
-        match self.0.lock().ok().and_then(|mut s| s.take()) {
+        match self.0.lock().ok().and_then(|mut s| s.failure.take()) {
             Some((code, message)) => {
                 let mut err = S3Error::with_message(code, message);
                 if err.status_code().is_none() {
@@ -177,10 +197,11 @@ impl Verifying {
                 "The Content-MD5 you specified did not match what we received.".to_owned(),
             ));
         }
-        if let Some((algorithm, want)) = &self.declared.header
-            && got.checksums.get(*algorithm) != Some(want.as_str())
-        {
-            return Err(mismatch(*algorithm));
+        if let Some((algorithm, want)) = &self.declared.header {
+            if got.checksums.get(*algorithm) != Some(want.as_str()) {
+                return Err(mismatch(*algorithm));
+            }
+            self.verdict.verified(*algorithm, want.clone());
         }
         if let Some(algorithm) = self.declared.trailer {
             let sent = self.trailers.as_ref().and_then(|t| {
@@ -204,7 +225,7 @@ impl Verifying {
                 Some(v) if got.checksums.get(algorithm) != Some(v.as_str()) => {
                     return Err(mismatch(algorithm));
                 }
-                Some(_) => {}
+                Some(v) => self.verdict.verified(algorithm, v),
             }
         }
         Ok(())

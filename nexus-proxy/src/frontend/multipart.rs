@@ -24,6 +24,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use md5::{Digest as _, Md5};
 use nexus_core::format::Index;
+use nexus_store::checksum::ChecksumAlgorithm;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -31,6 +32,7 @@ use super::ingest::Verdict;
 use super::transformed::{chunk_info, record_transformed, request_id, shell};
 use super::{Frontend, Observed, recorded};
 use crate::pipeline::PipelineRequest;
+use crate::pipeline::checksum::{LogicalChecksum, digesting};
 use crate::pipeline::decode::{self, get_stored, internal, read_index};
 use crate::pipeline::encode::{Encoded, encode};
 use crate::pipeline::plan::{Plan, PlanRecord, keys};
@@ -79,6 +81,86 @@ struct UploadRecord {
     content_type: Option<String>,
     /// `name@version` of the policy (recorded as `nexus-policy`).
     policy: Option<String>,
+    /// The other headers of Create that the object keeps.
+    #[serde(default)]
+    headers: StoredHeaders,
+    /// `x-amz-checksum-algorithm` of Create and whether the object's checksum is
+    /// `FULL_OBJECT` (else `COMPOSITE`).
+    #[serde(default)]
+    checksum: Option<(String, bool)>,
+}
+
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct StoredHeaders {
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    storage_class: Option<String>,
+}
+
+impl UploadRecord {
+    fn checksum_algorithm(&self) -> Option<(ChecksumAlgorithm, bool)> {
+        self.checksum
+            .as_ref()
+            .and_then(|(a, full)| ChecksumAlgorithm::parse(a).map(|a| (a, *full)))
+    }
+}
+
+/// The checksum algorithm of a Create and whether it is `FULL_OBJECT`, as S3 decides it.
+fn upload_checksum(
+    input: &CreateMultipartUploadInput,
+) -> S3Result<Option<(ChecksumAlgorithm, bool)>> {
+    let Some(name) = &input.checksum_algorithm else {
+        if input.checksum_type.is_some() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "x-amz-checksum-type requires x-amz-checksum-algorithm",
+            ));
+        }
+        return Ok(None);
+    };
+    let algorithm = ChecksumAlgorithm::parse(name.as_str()).ok_or_else(|| {
+        S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            format!("unknown checksum algorithm {}", name.as_str()),
+        )
+    })?;
+    let full = match input
+        .checksum_type
+        .as_ref()
+        .map(|t| t.as_str().to_ascii_uppercase())
+    {
+        None => algorithm == ChecksumAlgorithm::Crc64Nvme,
+        Some(t) if t == "FULL_OBJECT" => true,
+        Some(t) if t == "COMPOSITE" && algorithm != ChecksumAlgorithm::Crc64Nvme => false,
+        Some(t) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!("checksum type {t} is not supported with {algorithm}"),
+            ));
+        }
+    };
+    if full
+        && !matches!(
+            algorithm,
+            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c
+        )
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            format!(
+                "FULL_OBJECT {algorithm} checksums of multipart uploads are not supported on objects Nexus transforms (CRC32 and CRC32C are)"
+            ),
+        ));
+    }
+    Ok(Some((algorithm, full)))
+}
+
+/// A part as staged: its plaintext ETag and the client's verified checksum.
+struct StagedPart {
+    etag: ETag,
+    checksum: Option<LogicalChecksum>,
 }
 
 /// Where one part of one of our uploads goes.
@@ -121,6 +203,7 @@ impl Frontend {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let like = shell(&req);
         let input = req.input;
+        let checksum = upload_checksum(&input)?;
         let id = format!("{ID_PREFIX}{}", uuid::Uuid::new_v4().simple());
         let record = UploadRecord {
             version: 1,
@@ -134,6 +217,14 @@ impl Frontend {
                 .collect(),
             content_type: input.content_type.clone(),
             policy: obs.policy_label(&input.bucket),
+            headers: StoredHeaders {
+                cache_control: input.cache_control.clone(),
+                content_disposition: input.content_disposition.clone(),
+                content_encoding: input.content_encoding.clone(),
+                content_language: input.content_language.clone(),
+                storage_class: input.storage_class.as_ref().map(|c| c.as_str().to_owned()),
+            },
+            checksum: checksum.map(|(a, full)| (a.as_str().to_owned(), full)),
         };
         let json = serde_json::to_vec(&record).map_err(internal_error)?;
         self.put_staged(
@@ -148,6 +239,10 @@ impl Frontend {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(id),
+            checksum_algorithm: input.checksum_algorithm,
+            checksum_type: checksum.map(|(_, full)| {
+                ChecksumType::from(if full { "FULL_OBJECT" } else { "COMPOSITE" }.to_owned())
+            }),
             ..CreateMultipartUploadOutput::default()
         }))
     }
@@ -212,7 +307,7 @@ impl Frontend {
         part: PartTarget<'_>,
         body: Option<StreamingBlob>,
         verdict: Option<&Verdict>,
-    ) -> S3Result<ETag> {
+    ) -> S3Result<StagedPart> {
         let PartTarget {
             like,
             bucket,
@@ -236,6 +331,15 @@ impl Frontend {
             ctx: SharedContext::writable(BTreeMap::new()),
             request_id: id_for_logs,
         };
+        // The part's checksum: computed in the upload's algorithm if it has one (equal to the
+        // client's when it sent that one: both are checked), else the client's, verified.
+        let (body, computed) = match record.checksum_algorithm() {
+            Some((a, _)) => {
+                let (body, slot) = digesting(body, a);
+                (body, Some((a, slot)))
+            }
+            None => (body, None),
+        };
         let encoded: Encoded = encode(&self.pipelines, stages, &preq, body)
             .await
             .map_err(|e| match verdict {
@@ -245,9 +349,22 @@ impl Frontend {
         if let Some(v) = verdict {
             v.confirm()?;
         }
+        let checksum = match computed {
+            Some((a, slot)) => slot
+                .lock()
+                .ok()
+                .and_then(|v| v.clone())
+                .map(|v| LogicalChecksum::new((a, v))),
+            None => verdict
+                .and_then(Verdict::checksum)
+                .map(LogicalChecksum::new),
+        };
         let mut m = Metadata::default();
         m.insert(keys::SIZE.to_owned(), encoded.logical_size.to_string());
         m.insert(keys::ETAG.to_owned(), encoded.md5_hex.clone());
+        if let Some(c) = &checksum {
+            m.insert(keys::CHECKSUM.to_owned(), c.encode());
+        }
         let len = encoded.spool.len();
         let body = encoded.spool.into_blob().map_err(|e| {
             S3Error::with_message(S3ErrorCode::ServiceUnavailable, format!("spool: {e}"))
@@ -261,7 +378,10 @@ impl Frontend {
             .build()
             .map_err(internal_error)?;
         self.store.put_object(internal(like, input)).await?;
-        Ok(ETag::Strong(encoded.md5_hex))
+        Ok(StagedPart {
+            etag: ETag::Strong(encoded.md5_hex),
+            checksum,
+        })
     }
 
     /// UploadPart into one of our uploads.
@@ -278,7 +398,7 @@ impl Frontend {
             .record(&like, &input.bucket, &input.key, &input.upload_id)
             .await?;
         let body = input.body.take();
-        let etag = self
+        let staged = self
             .stage_part(
                 PartTarget {
                     like: &like,
@@ -293,10 +413,14 @@ impl Frontend {
                 Some(verdict),
             )
             .await?;
-        Ok(S3Response::new(UploadPartOutput {
-            e_tag: Some(etag),
+        let mut out = UploadPartOutput {
+            e_tag: Some(staged.etag),
             ..UploadPartOutput::default()
-        }))
+        };
+        if let Some(c) = &staged.checksum {
+            nexus_store::fill_checksums!(out, &c.checksums());
+        }
+        Ok(S3Response::new(out))
     }
 
     /// UploadPartCopy into one of our uploads: the source range's plaintext (decoded when the
@@ -315,7 +439,7 @@ impl Frontend {
         let body = self
             .copy_source_body(&like, input, obs, Arc::clone(&rid))
             .await?;
-        let etag = self
+        let staged = self
             .stage_part(
                 PartTarget {
                     like: &like,
@@ -330,12 +454,16 @@ impl Frontend {
                 None,
             )
             .await?;
+        let mut result = CopyPartResult {
+            e_tag: Some(staged.etag),
+            last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
+            ..CopyPartResult::default()
+        };
+        if let Some(c) = &staged.checksum {
+            nexus_store::fill_checksums!(result, &c.checksums());
+        }
         Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(CopyPartResult {
-                e_tag: Some(etag),
-                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
-                ..CopyPartResult::default()
-            }),
+            copy_part_result: Some(result),
             ..UploadPartCopyOutput::default()
         }))
     }
@@ -460,6 +588,38 @@ impl Frontend {
                     format!("part {n}: the ETag does not match"),
                 ));
             }
+            let part_checksum = m
+                .get(keys::CHECKSUM)
+                .and_then(|c| LogicalChecksum::parse(c));
+            if let Some((algorithm, _)) = record.checksum_algorithm() {
+                let ours = part_checksum
+                    .as_ref()
+                    .filter(|c| c.algorithm == algorithm)
+                    .ok_or_else(|| {
+                        internal_error(format!("staged part {n} has no {algorithm} checksum"))
+                    })?;
+                let mut claimed = nexus_store::checksum::Checksums::default();
+                for (a, v) in [
+                    (ChecksumAlgorithm::Crc32, &p.checksum_crc32),
+                    (ChecksumAlgorithm::Crc32c, &p.checksum_crc32c),
+                    (ChecksumAlgorithm::Crc64Nvme, &p.checksum_crc64nvme),
+                    (ChecksumAlgorithm::Sha1, &p.checksum_sha1),
+                    (ChecksumAlgorithm::Sha256, &p.checksum_sha256),
+                ] {
+                    if let Some(v) = v {
+                        claimed.set(a, v.clone());
+                    }
+                }
+                if claimed
+                    .iter()
+                    .any(|(a, v)| a != algorithm || v != ours.value)
+                {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::InvalidPart,
+                        format!("part {n}: the checksum does not match the uploaded part"),
+                    ));
+                }
+            }
             if i + 1 < listed.len() && size < MIN_PART {
                 return Err(S3Error::with_message(
                     S3ErrorCode::EntityTooSmall,
@@ -482,13 +642,13 @@ impl Frontend {
                 size,
             )
             .await?;
-            staged.push((pkey, head.e_tag.clone(), etag.clone(), index));
+            staged.push((pkey, head.e_tag.clone(), etag.clone(), index, part_checksum));
         }
 
         // The merged index, the multipart ETag over the plaintext parts.
         let mut merged = Index::default();
         let mut md5 = Md5::new();
-        for (_, _, etag, index) in &staged {
+        for (_, _, etag, index, _) in &staged {
             merged.start_part();
             for f in index.frames() {
                 merged.push(*f);
@@ -496,6 +656,20 @@ impl Frontend {
             md5.update(hex::decode(etag).map_err(internal_error)?);
         }
         let logical_etag = format!("{}-{}", hex::encode(md5.finalize()), staged.len());
+        let checksum = match record.checksum_algorithm() {
+            None => None,
+            Some((algorithm, full)) => {
+                let values = staged.iter().filter_map(|s| s.4.as_ref());
+                let value = if full {
+                    let sizes = staged.iter().map(|s| s.3.logical_size());
+                    algorithm.combine_base64(values.map(|c| c.value.as_str()).zip(sizes))
+                } else {
+                    algorithm.composite_base64(values.map(|c| c.value.as_str()))
+                };
+                let value = value.ok_or_else(|| internal_error("part checksums do not combine"))?;
+                Some(LogicalChecksum::new((algorithm, value)))
+            }
+        };
         let tail = merged.encode_tail();
         let total = merged.stored_len() + tail.len() as u64;
         let plan = Plan::try_from(record.plan.clone()).map_err(internal_error)?;
@@ -509,13 +683,14 @@ impl Frontend {
             &plan,
             merged.logical_size(),
             &logical_etag,
+            checksum.as_ref(),
             &BTreeMap::new(),
         )?;
 
         // Stream every part's frames, then the merged tail.
         let parts: Vec<(String, Option<ETag>, u64)> = staged
             .iter()
-            .map(|(k, e, _, i)| (k.clone(), e.clone(), i.stored_len()))
+            .map(|(k, e, _, i, _)| (k.clone(), e.clone(), i.stored_len()))
             .collect();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         let (store, body_bucket, body_like) =
@@ -560,7 +735,18 @@ impl Frontend {
             .bucket(bucket.clone())
             .key(key.clone())
             .content_length(i64::try_from(total).ok())
-            .content_type(record.content_type.clone())
+            // S3's type of a multipart object created without one.
+            .content_type(
+                record
+                    .content_type
+                    .clone()
+                    .or_else(|| Some("binary/octet-stream".to_owned())),
+            )
+            .cache_control(record.headers.cache_control.clone())
+            .content_disposition(record.headers.content_disposition.clone())
+            .content_encoding(record.headers.content_encoding.clone())
+            .content_language(record.headers.content_language.clone())
+            .storage_class(record.headers.storage_class.clone().map(StorageClass::from))
             .metadata(Some(metadata))
             .body(Some(exact(frames, total)))
             .build()
@@ -571,12 +757,17 @@ impl Frontend {
         if let Err(e) = self.delete_staging(&like, &bucket, &id).await {
             tracing::warn!(%bucket, upload = %id, error = %e, "Staged parts left behind after Complete.");
         }
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
+        let mut out = CompleteMultipartUploadOutput {
             bucket: Some(bucket),
             key: Some(key),
             e_tag: Some(ETag::Strong(logical_etag)),
+            checksum_type: checksum.as_ref().map(LogicalChecksum::checksum_type),
             ..CompleteMultipartUploadOutput::default()
-        }))
+        };
+        if let Some(c) = &checksum {
+            nexus_store::fill_checksums!(out, &c.checksums());
+        }
+        Ok(S3Response::new(out))
     }
 
     async fn staged_keys(

@@ -41,6 +41,25 @@ macro_rules! s3_impl {
     };
 }
 
+/// A backend that verified and stored the client's checksum but did not echo it (moto does
+/// not without `x-amz-sdk-checksum-algorithm`): the answer carries the value Nexus verified
+/// on the same bytes, as S3 answers.
+macro_rules! echo_checksum {
+    ($out:expr, $verdict:expr) => {{
+        let out = &mut $out;
+        let echoed = out.checksum_crc32.is_some()
+            || out.checksum_crc32c.is_some()
+            || out.checksum_crc64nvme.is_some()
+            || out.checksum_sha1.is_some()
+            || out.checksum_sha256.is_some();
+        if let Some((algorithm, value)) = $verdict.checksum().filter(|_| !echoed) {
+            let mut c = nexus_store::checksum::Checksums::default();
+            c.set(algorithm, value);
+            nexus_store::fill_checksums!(out, &c);
+        }
+    }};
+}
+
 /// Wraps the request body of a write in checksum verification ([`ingest`]).
 fn verified<T>(
     mut req: S3Request<T>,
@@ -239,6 +258,10 @@ s3_impl! {
             .await
             .map_err(|e| verdict.explain(e))
             .and_then(|out| verdict.confirm().map(|()| out))
+            .map(|mut res| {
+                echo_checksum!(res.output, verdict);
+                res
+            })
             .map_err(|e| stamp(ctx.as_deref(), e))
     }
 
@@ -260,6 +283,10 @@ s3_impl! {
             .await
             .map_err(|e| verdict.explain(e))
             .and_then(|out| verdict.confirm().map(|()| out))
+            .map(|mut res| {
+                echo_checksum!(res.output, verdict);
+                res
+            })
             .map_err(|e| stamp(ctx.as_deref(), e))
     }
 

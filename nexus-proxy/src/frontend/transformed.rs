@@ -12,6 +12,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::ingest::Verdict;
 use super::{Frontend, Observed, recorded, request_ctx};
+use crate::pipeline::checksum::LogicalChecksum;
 use crate::pipeline::decode::{self, Source, Transformed, internal, is_transformed};
 use crate::pipeline::encode::encode;
 use crate::pipeline::plan::{Plan, encode_ctx, keys};
@@ -55,6 +56,7 @@ pub(super) fn record_transformed(
     plan: &Plan,
     logical_size: u64,
     logical_etag: &str,
+    checksum: Option<&LogicalChecksum>,
     ctx: &BTreeMap<String, String>,
 ) -> S3Result<()> {
     let (pipeline, params) = plan.recorded().to_metadata();
@@ -63,6 +65,9 @@ pub(super) fn record_transformed(
     m.insert(keys::ETAG.to_owned(), logical_etag.to_owned());
     m.insert(keys::PIPELINE.to_owned(), pipeline);
     m.insert(keys::PARAMS.to_owned(), params);
+    if let Some(c) = checksum {
+        m.insert(keys::CHECKSUM.to_owned(), c.encode());
+    }
     if let Some(c) = encode_ctx(ctx) {
         m.insert(keys::CTX.to_owned(), c);
     }
@@ -165,11 +170,13 @@ impl Frontend {
             .await
             .map_err(|e| verdict.explain(e))?;
         verdict.confirm()?;
+        let checksum = verdict.checksum().map(LogicalChecksum::new);
         record_transformed(
             input.metadata.get_or_insert_with(Metadata::default),
             &plan,
             encoded.logical_size,
             &encoded.md5_hex,
+            checksum.as_ref(),
             &ctx.entries(),
         )?;
         // What the client declared describes the plaintext, which was checked above; the
@@ -188,7 +195,10 @@ impl Frontend {
         let out = &mut res.output;
         out.e_tag = Some(ETag::Strong(encoded.md5_hex));
         clear_checksums!(out);
-        out.checksum_type = None;
+        out.checksum_type = checksum.as_ref().map(LogicalChecksum::checksum_type);
+        if let Some(c) = &checksum {
+            nexus_store::fill_checksums!(out, &c.checksums());
+        }
         out.size = i64::try_from(encoded.logical_size).ok();
         self.metrics
             .pipeline_bytes(plan.policy_name(), encoded.logical_size, stored);
@@ -223,10 +233,10 @@ impl Frontend {
                 return Ok(res);
             }
             drop(res);
-            let head = decode::head(&self.store, &like, &bucket, &key).await?;
+            let head = decode::head_for_get(&self.store, &like, &bucket, &key).await?;
             return self.get_decoded(&like, copy, head, obs, id).await;
         }
-        let head = decode::head(&self.store, &like, &bucket, &key).await?;
+        let head = decode::head_for_get(&self.store, &like, &bucket, &key).await?;
         if !is_transformed(head.metadata.as_ref()) {
             let mut res = self.store.get_object(req).await?;
             recorded::hide(&mut res.output.metadata);
@@ -267,12 +277,17 @@ impl Frontend {
             || input.if_none_match.is_some()
             || input.if_modified_since.is_some()
             || input.if_unmodified_since.is_some();
+        let checksum = decode::wants_checksum(
+            input.checksum_mode.as_ref(),
+            input.range.as_ref(),
+            input.part_number,
+        );
         if !conditional {
             let (bucket, key) = (input.bucket.clone(), input.key.clone());
             let mut res = self.store.head_object(req).await?;
             if is_transformed(res.output.metadata.as_ref()) {
                 let t = Transformed::from_head(&res.output, &bucket, &key)?;
-                t.logical_head(&mut res.output);
+                t.logical_head(&mut res.output, checksum);
             }
             recorded::hide(&mut res.output.metadata);
             return Ok(res);
@@ -290,7 +305,7 @@ impl Frontend {
             t.last_modified_secs,
             nexus_store::read_conditions!(input),
         )?;
-        t.logical_head(&mut head);
+        t.logical_head(&mut head, checksum);
         recorded::hide(&mut head.metadata);
         Ok(S3Response::new(head))
     }
@@ -504,8 +519,12 @@ impl Frontend {
                 if o.e_tag.is_none() || o.e_tag == head.e_tag {
                     o.size = i64::try_from(t.logical_size).ok();
                     o.e_tag = Some(ETag::Strong(t.logical_etag));
-                    o.checksum_algorithm = None;
-                    o.checksum_type = None;
+                    o.checksum_algorithm = t.checksum.as_ref().map(|c| {
+                        vec![s3s::dto::ChecksumAlgorithm::from(
+                            c.algorithm.as_str().to_owned(),
+                        )]
+                    });
+                    o.checksum_type = t.checksum.as_ref().map(LogicalChecksum::checksum_type);
                 }
             }
         }

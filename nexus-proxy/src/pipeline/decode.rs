@@ -21,6 +21,7 @@ use s3s::dto::{
 use s3s::{S3, S3Error, S3ErrorCode, S3Request};
 use tokio::sync::mpsc;
 
+use super::checksum::LogicalChecksum;
 use super::plan::{Recorded, decode_ctx, keys, limits_for};
 use super::spool::exact;
 use super::{PipelineRequest, Pipelines, StageRun};
@@ -39,6 +40,21 @@ pub struct Transformed {
     pub last_modified_secs: i64,
     pub recorded: Recorded,
     pub ctx: std::collections::BTreeMap<String, String>,
+    /// The client's checksum of the logical object, if it sent one.
+    pub checksum: Option<LogicalChecksum>,
+}
+
+/// Whether a read asks for the object's checksum (`x-amz-checksum-mode: ENABLED`); S3
+/// reports it only for reads of the whole object.
+#[must_use]
+pub fn wants_checksum(
+    mode: Option<&s3s::dto::ChecksumMode>,
+    range: Option<&s3s::dto::Range>,
+    part: Option<i32>,
+) -> bool {
+    mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+        && range.is_none()
+        && part.is_none()
 }
 
 /// Whether stored metadata marks a transformed object.
@@ -88,15 +104,23 @@ impl Transformed {
             last_modified_secs: head.last_modified.as_ref().map_or(0, conditions::secs),
             recorded,
             ctx: decode_ctx(m.get(keys::CTX)),
+            checksum: m
+                .get(keys::CHECKSUM)
+                .and_then(|c| LogicalChecksum::parse(c)),
         })
     }
 
-    /// Turns a backend HEAD answer into the logical one.
-    pub fn logical_head(&self, head: &mut HeadObjectOutput) {
+    /// Turns a backend HEAD answer into the logical one (with the client's checksum if the
+    /// request `wants_checksum`).
+    pub fn logical_head(&self, head: &mut HeadObjectOutput, checksum: bool) {
         head.content_length = i64::try_from(self.logical_size).ok();
         head.e_tag = Some(ETag::Strong(self.logical_etag.clone()));
         super::clear_checksums!(head);
         head.checksum_type = None;
+        if let Some(c) = self.checksum.as_ref().filter(|_| checksum) {
+            nexus_store::fill_checksums!(head, &c.checksums());
+            head.checksum_type = Some(c.checksum_type());
+        }
     }
 }
 
@@ -131,6 +155,28 @@ pub async fn head<U>(
         .build()
         .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
     Ok(store.head_object(internal(like, input)).await?.output)
+}
+
+/// [`head`] in place of a GET: a missing key is `NoSuchKey`, as the GET would have answered
+/// (a HEAD answer has no body, so the backend's 404 only says `NotFound`).
+///
+/// # Errors
+/// As [`head`].
+pub async fn head_for_get<U>(
+    store: &Arc<dyn S3>,
+    like: &S3Request<U>,
+    bucket: &str,
+    key: &str,
+) -> Result<HeadObjectOutput, S3Error> {
+    head(store, like, bucket, key).await.map_err(|e| {
+        if e.status_code() == Some(http::StatusCode::NOT_FOUND)
+            && *e.code() != S3ErrorCode::NoSuchBucket
+        {
+            S3Error::with_message(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+        } else {
+            e
+        }
+    })
 }
 
 /// Reads stored bytes `range` (end exclusive) of the object whose stored ETag is `etag`.
@@ -344,7 +390,14 @@ pub async fn get(
     };
     let mut metadata = head.metadata.clone();
     crate::frontend::hide_recorded(&mut metadata);
-    Ok(GetObjectOutput {
+    let checksum = t.checksum.as_ref().filter(|_| {
+        wants_checksum(
+            input.checksum_mode.as_ref(),
+            input.range.as_ref(),
+            input.part_number,
+        )
+    });
+    let mut out = GetObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
         body: Some(body),
         cache_control: head.cache_control,
@@ -365,8 +418,13 @@ pub async fn get(
         expires: head.expires,
         last_modified: head.last_modified,
         metadata,
+        checksum_type: checksum.map(LogicalChecksum::checksum_type),
         ..GetObjectOutput::default()
-    })
+    };
+    if let Some(c) = checksum {
+        nexus_store::fill_checksums!(out, &c.checksums());
+    }
+    Ok(out)
 }
 
 /// The frames of one read, decoded in order into a channel.

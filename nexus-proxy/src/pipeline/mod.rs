@@ -20,6 +20,7 @@ macro_rules! clear_checksums {
 }
 pub(crate) use clear_checksums;
 
+pub mod checksum;
 pub mod decode;
 pub mod encode;
 pub mod plan;

@@ -24,6 +24,7 @@ pub mod keys {
     pub const PIPELINE: &str = "nexus-pipeline";
     pub const PARAMS: &str = "nexus-params";
     pub const CTX: &str = "nexus-ctx";
+    pub const CHECKSUM: &str = "nexus-checksum";
 }
 
 /// One stage as a write runs it.

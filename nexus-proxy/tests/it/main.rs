@@ -24,4 +24,5 @@ mod objects;
 mod payloads;
 mod pipeline;
 mod reads;
+mod replays;
 mod tagging;

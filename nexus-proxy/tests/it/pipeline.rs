@@ -31,7 +31,7 @@ fn policies_dir() -> PathBuf {
 }
 
 /// Real logs, repeated to `len` bytes (compressible like real segments, not trivially).
-fn logs(len: usize) -> Vec<u8> {
+pub fn logs(len: usize) -> Vec<u8> {
     let shared = std::env::var_os("NEXUS_SHARED_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
         PathBuf::from,
@@ -989,6 +989,210 @@ async fn multipart_uploads_through_a_pipeline() {
             .await
             .expect_err("reserved");
         assert_eq!(status_and_code(&err), (400, "InvalidArgument".to_owned()));
+        proxy.shutdown().await;
+    })
+    .await;
+}
+
+/// The client's checksums on a transformed object are S3's: per part, COMPOSITE and
+/// FULL_OBJECT at Complete, on HEAD/GET with checksum mode, the same values as the embedded
+/// store reports for the same upload stored as sent.
+#[tokio::test]
+async fn checksums_of_transformed_objects_are_the_clients() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm as Alg, ChecksumMode, ChecksumType};
+    use base64::Engine as _;
+    bounded(120, "checksums through a pipeline", async {
+        let proxy = Proxy::start(Options {
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        for b in ["kafka-tiered", "plain"] {
+            client
+                .create_bucket()
+                .bucket(b)
+                .send()
+                .await
+                .expect("bucket");
+        }
+        let data = logs(11 << 20);
+        let parts: Vec<&[u8]> = vec![
+            &data[..5 << 20],
+            &data[5 << 20..10 << 20],
+            &data[10 << 20..],
+        ];
+        let crc32 = |d: &[u8]| crc32fast::hash(d).to_be_bytes();
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let composite = {
+            let raw: Vec<u8> = parts.iter().flat_map(|p| crc32(p)).collect();
+            format!("{}-3", b64(&crc32(&raw)))
+        };
+        let full_c = b64(&crc32c::crc32c(&data).to_be_bytes());
+
+        for (bucket, transformed) in [("kafka-tiered", true), ("plain", false)] {
+            for (alg, kind, want) in [
+                (Alg::Crc32, ChecksumType::Composite, composite.clone()),
+                (Alg::Crc32C, ChecksumType::FullObject, full_c.clone()),
+            ] {
+                let key = kafka_key(&format!("logs-sums-{}", kind.as_str()), "log");
+                let up = client
+                    .create_multipart_upload()
+                    .bucket(bucket)
+                    .key(&key)
+                    .checksum_algorithm(alg.clone())
+                    .checksum_type(kind.clone())
+                    .send()
+                    .await
+                    .expect("create");
+                let id = up.upload_id().expect("id");
+                assert_eq!(
+                    up.upload_id().is_some_and(|i| i.starts_with("nx1.")),
+                    transformed
+                );
+                let mut done = Vec::new();
+                for (i, p) in parts.iter().enumerate() {
+                    let n = i as i32 + 1;
+                    let out = client
+                        .upload_part()
+                        .bucket(bucket)
+                        .key(&key)
+                        .upload_id(id)
+                        .part_number(n)
+                        .checksum_algorithm(alg.clone())
+                        .body(ByteStream::from(p.to_vec()))
+                        .send()
+                        .await
+                        .expect("part");
+                    let sent = match alg {
+                        Alg::Crc32 => out.checksum_crc32().map(str::to_owned),
+                        _ => out.checksum_crc32_c().map(str::to_owned),
+                    };
+                    let expected = match alg {
+                        Alg::Crc32 => b64(&crc32(p)),
+                        _ => b64(&crc32c::crc32c(p).to_be_bytes()),
+                    };
+                    assert_eq!(
+                        sent.as_deref(),
+                        Some(expected.as_str()),
+                        "{bucket} part {n}"
+                    );
+                    done.push(
+                        CompletedPart::builder()
+                            .part_number(n)
+                            .set_e_tag(out.e_tag().map(str::to_owned))
+                            .set_checksum_crc32(out.checksum_crc32().map(str::to_owned))
+                            .set_checksum_crc32_c(out.checksum_crc32_c().map(str::to_owned))
+                            .build(),
+                    );
+                }
+                let out = client
+                    .complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(&key)
+                    .upload_id(id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(done))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .expect("complete");
+                let got =
+                    |crc32: Option<&str>, crc32c: Option<&str>| crc32.or(crc32c).map(str::to_owned);
+                assert_eq!(
+                    got(out.checksum_crc32(), out.checksum_crc32_c()).as_deref(),
+                    Some(want.as_str()),
+                    "{bucket} {kind:?} at Complete"
+                );
+                assert_eq!(out.checksum_type(), Some(&kind), "{bucket}");
+                let head = client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .checksum_mode(ChecksumMode::Enabled)
+                    .send()
+                    .await
+                    .expect("head");
+                assert_eq!(
+                    got(head.checksum_crc32(), head.checksum_crc32_c()).as_deref(),
+                    Some(want.as_str()),
+                    "{bucket} {kind:?} on HEAD"
+                );
+                let plain_head = client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .expect("head");
+                assert_eq!(plain_head.checksum_crc32(), None, "only with checksum mode");
+                let get = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .checksum_mode(ChecksumMode::Enabled)
+                    .send()
+                    .await
+                    .expect("get");
+                assert_eq!(
+                    got(get.checksum_crc32(), get.checksum_crc32_c()).as_deref(),
+                    Some(want.as_str()),
+                    "{bucket} {kind:?} on GET"
+                );
+                let body = get.body.collect().await.expect("body").into_bytes();
+                assert!(body.as_ref() == data.as_slice());
+            }
+        }
+
+        // A part whose checksum the client claims wrongly at Complete is refused.
+        let key = kafka_key("logs-sums-bad", "log");
+        let up = client
+            .create_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .checksum_algorithm(Alg::Crc32)
+            .send()
+            .await
+            .expect("create");
+        let id = up.upload_id().expect("id");
+        let out = client
+            .upload_part()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(id)
+            .part_number(1)
+            .body(ByteStream::from(parts[2].to_vec()))
+            .send()
+            .await
+            .expect("part without a checksum of its own");
+        assert_eq!(
+            out.checksum_crc32(),
+            Some(b64(&crc32(parts[2])).as_str()),
+            "computed in the upload's algorithm"
+        );
+        let err = client
+            .complete_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(
+                        CompletedPart::builder()
+                            .part_number(1)
+                            .set_e_tag(out.e_tag().map(str::to_owned))
+                            .checksum_crc32("AAAAAA==")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect_err("wrong part checksum");
+        assert_eq!(status_and_code(&err), (400, "InvalidPart".to_owned()));
         proxy.shutdown().await;
     })
     .await;

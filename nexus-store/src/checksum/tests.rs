@@ -68,3 +68,38 @@ fn multipart_etag_form() {
     assert_eq!(etag.len(), 34);
     assert_eq!(multipart_etag(["zz"]), None);
 }
+
+#[test]
+fn combined_crcs_equal_the_crc_of_the_concatenation() {
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    for algorithm in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c] {
+        for cuts in [
+            vec![0, 100_000],
+            vec![0, 1, 99_999, 100_000],
+            vec![0, 5_000, 5_000, 60_001, 100_000],
+        ] {
+            let pieces: Vec<(String, u64)> = cuts
+                .windows(2)
+                .map(|w| {
+                    (
+                        algorithm.digest_base64(&data[w[0]..w[1]]),
+                        (w[1] - w[0]) as u64,
+                    )
+                })
+                .collect();
+            let combined = algorithm
+                .combine_base64(pieces.iter().map(|(v, l)| (v.as_str(), *l)))
+                .unwrap();
+            assert_eq!(
+                combined,
+                algorithm.digest_base64(&data),
+                "{algorithm} {cuts:?}"
+            );
+        }
+    }
+    assert_eq!(
+        ChecksumAlgorithm::Sha256.combine_base64([("AAAAAA==", 1)]),
+        None
+    );
+    assert_eq!(ChecksumAlgorithm::Crc32.combine_base64([("bad", 1)]), None);
+}

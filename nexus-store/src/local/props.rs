@@ -139,23 +139,7 @@ macro_rules! fill_checksum {
 }
 pub(crate) use fill_checksum;
 
-/// Sets `checksum_*` fields from computed checksums.
-macro_rules! fill_checksums {
-    ($out:expr, $checksums:expr) => {{
-        let checksums: &$crate::checksum::Checksums = $checksums;
-        for (algorithm, value) in checksums.iter() {
-            let value = Some(value.to_owned());
-            match algorithm {
-                $crate::checksum::ChecksumAlgorithm::Crc32 => $out.checksum_crc32 = value,
-                $crate::checksum::ChecksumAlgorithm::Crc32c => $out.checksum_crc32c = value,
-                $crate::checksum::ChecksumAlgorithm::Crc64Nvme => $out.checksum_crc64nvme = value,
-                $crate::checksum::ChecksumAlgorithm::Sha1 => $out.checksum_sha1 = value,
-                $crate::checksum::ChecksumAlgorithm::Sha256 => $out.checksum_sha256 = value,
-            }
-        }
-    }};
-}
-pub(crate) use fill_checksums;
+pub(crate) use crate::fill_checksums;
 
 /// The object's ETag as s3s's DTO.
 pub(crate) fn etag(record: &ObjectRecord) -> ETag {
