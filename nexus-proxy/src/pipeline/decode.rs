@@ -222,13 +222,18 @@ async fn read_all(body: Option<s3s::dto::StreamingBlob>) -> Result<Bytes, S3Erro
 
 /// Loads the frame index of a transformed object.
 async fn index<U>(
+    p: &Pipelines,
     store: &Arc<dyn S3>,
     like: &S3Request<U>,
     bucket: &str,
     key: &str,
     t: &Transformed,
 ) -> Result<Index, S3Error> {
-    read_index(
+    let etag = t.stored_etag.as_ref().map(ETag::value);
+    if let Some(i) = etag.and_then(|e| p.indexes.get(bucket, key, e)) {
+        return Ok(i);
+    }
+    let index = read_index(
         store,
         like,
         bucket,
@@ -237,7 +242,11 @@ async fn index<U>(
         t.stored_etag.as_ref(),
         t.logical_size,
     )
-    .await
+    .await?;
+    if let Some(e) = etag {
+        p.indexes.insert(bucket, key, e, &index);
+    }
+    Ok(index)
 }
 
 /// Loads the frame index of the NXF1 object `bucket/key` of `stored_size` bytes (stored ETag
@@ -352,7 +361,7 @@ pub async fn get(
     let body = if want.is_empty() {
         exact(futures::stream::empty::<Result<Bytes, std::io::Error>>(), 0)
     } else {
-        let index = index(store, like, bucket, key, &t).await?;
+        let index = index(p, store, like, bucket, key, &t).await?;
         let (first, last) = index
             .frames_for(&want)
             .ok_or_else(|| format_error(bucket, key, "range outside the index"))?;

@@ -23,6 +23,7 @@ pub(crate) use clear_checksums;
 pub mod checksum;
 pub mod decode;
 pub mod encode;
+pub mod index_cache;
 pub mod plan;
 pub mod spool;
 
@@ -52,6 +53,7 @@ pub struct Pipelines {
     spool_dir: PathBuf,
     pub frame_size: usize,
     metrics: Arc<Metrics>,
+    pub indexes: index_cache::IndexCache,
 }
 
 /// What every frame of one request shares.
@@ -87,6 +89,7 @@ impl Pipelines {
             spool_dir,
             frame_size: FRAME_SIZE,
             metrics,
+            indexes: index_cache::IndexCache::default(),
         }
     }
 

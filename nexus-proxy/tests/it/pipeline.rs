@@ -1197,3 +1197,57 @@ async fn checksums_of_transformed_objects_are_the_clients() {
     })
     .await;
 }
+
+/// Frame indexes are cached per stored object: ranged reads after an overwrite see the new
+/// object, never the cached index of the old one.
+#[tokio::test]
+async fn ranged_reads_after_an_overwrite_see_the_new_object() {
+    bounded(120, "index cache and overwrites", async {
+        let proxy = Proxy::start(Options {
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let key = kafka_key("logs-overwrite", "log");
+        let all = logs(9 << 20);
+        for (round, data) in [
+            &all[..5 << 20],
+            &all[1000..(9 << 20)],
+            &all[7..(2 << 20) + 9],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            client
+                .put_object()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .body(ByteStream::from(data.to_vec()))
+                .send()
+                .await
+                .expect("put");
+            let n = data.len();
+            for range in [
+                format!("bytes={}-{}", n - 1_500_000, n - 1),
+                "bytes=0-99".to_owned(),
+                format!("bytes={}-{}", n / 2, n / 2 + (1 << 20)),
+            ] {
+                let (body, cr) = get_range(&client, &key, &range).await;
+                let (a, b) = range["bytes=".len()..].split_once('-').expect("range");
+                let (a, b): (usize, usize) = (a.parse().expect("a"), b.parse().expect("b"));
+                assert!(body == data[a..=b], "round {round} {range}");
+                assert_eq!(cr, Some(format!("bytes {a}-{b}/{n}")));
+            }
+        }
+        proxy.shutdown().await;
+    })
+    .await;
+}
