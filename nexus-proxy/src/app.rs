@@ -14,7 +14,7 @@ use crate::admin::{Admin, Readiness};
 use crate::config::{BackendConfig, Config, ConfigError};
 use crate::control::Control;
 use crate::edge::Edge;
-use crate::frontend::{Frontend, Grammars};
+use crate::frontend::{Frontend, Grammars, staging_gc};
 use crate::host::VirtualHosts;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelines;
@@ -76,7 +76,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::clone(&metrics),
     ));
     let frontend = Frontend::new(
-        store,
+        Arc::clone(&store),
         Grammars::new(config.grammars.clone(), Arc::clone(&control)),
         Arc::clone(&metrics),
         pipelines,
@@ -116,8 +116,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         admin_listener,
         None,
         admin,
-        stopped(signal),
+        stopped(signal.clone()),
         grace,
+    ));
+    tasks.spawn(staging_gc::run(
+        store,
+        config.staging_ttl,
+        config.staging_sweep,
+        stopped(signal),
     ));
 
     ready.set(true);

@@ -102,6 +102,15 @@ pub struct Args {
     #[arg(long, env = "NEXUS_META_GRACE", default_value_t = 30)]
     pub meta_grace: u64,
 
+    /// Seconds after which an incomplete multipart upload that Nexus stages (objects under a
+    /// policy) is deleted, as an S3 lifecycle rule would abort it.
+    #[arg(long, env = "NEXUS_STAGING_TTL", default_value_t = 7 * 24 * 3600)]
+    pub staging_ttl: u64,
+
+    /// Seconds between sweeps of the staging area (`.nexus-staging/` in every bucket).
+    #[arg(long, env = "NEXUS_STAGING_SWEEP", default_value_t = 3600)]
+    pub staging_sweep: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM before closing connections.
     #[arg(long, env = "NEXUS_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -138,6 +147,8 @@ pub struct Config {
     pub policies: Option<PathBuf>,
     pub streamlets: Option<PathBuf>,
     pub meta_grace: Duration,
+    pub staging_ttl: Duration,
+    pub staging_sweep: Duration,
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
 }
@@ -235,6 +246,12 @@ impl Args {
                 other => other,
             },
             meta_grace: Duration::from_secs(self.meta_grace),
+            staging_ttl: Duration::from_secs(self.staging_ttl),
+            staging_sweep: if self.staging_sweep == 0 {
+                return Err(err("--staging-sweep must be at least 1 second".to_owned()));
+            } else {
+                Duration::from_secs(self.staging_sweep)
+            },
             listen: self.listen,
             admin_listen: self.admin_listen,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),

@@ -10,6 +10,7 @@ mod ingest;
 mod multipart;
 mod ops;
 mod recorded;
+pub mod staging_gc;
 mod transformed;
 
 pub use self::classify::Grammars;

@@ -7,8 +7,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::support::{
-    Env, Kind, MIB, bounded, copy_source, multipart_etag, pattern_seeded, quoted_md5, sha256_hex,
-    status_and_code,
+    Env, Kind, MIB, Options, Proxy, bounded, copy_source, multipart_etag, pattern, pattern_seeded,
+    quoted_md5, sha256_hex, status_and_code,
 };
 
 pub async fn run(env: &Env) {
@@ -418,6 +418,147 @@ async fn embedded() {
 async fn s3s_fs() {
     bounded(60, "multipart::s3s_fs", async {
         run(&Env::s3s_fs().await).await
+    })
+    .await;
+}
+
+/// Incomplete staged uploads older than `--staging-ttl` and staged parts left without an
+/// upload are swept away; newer uploads are kept and still complete.
+#[tokio::test]
+async fn stale_staged_uploads_are_garbage_collected() {
+    use crate::support::backends::S3sFsServer;
+    use std::time::Duration;
+    crate::support::bounded(60, "staging GC", async {
+        let fs = S3sFsServer::start().await;
+        let proxy = Proxy::start(Options {
+            backend: Some(fs.endpoint.clone()),
+            policies: Some(
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies"),
+            ),
+            streamlets: Some(crate::pipeline::dist()),
+            staging_ttl: Duration::from_secs(2),
+            staging_sweep: Duration::from_secs(1),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        let direct = proxy.backend_client(&fs.endpoint);
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let key = |n: u32| {
+            format!("tiered/logs-gc-MWJ6FHTfRYy67jzwZdeqSQ/0/{n:020}-tqimKeZwStOEOwRzT3L5oQ.log")
+        };
+        let stale = client
+            .create_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(key(1))
+            .send()
+            .await
+            .expect("create");
+        let stale_id = stale.upload_id().expect("id").to_owned();
+        assert!(stale_id.starts_with("nx1."));
+        client
+            .upload_part()
+            .bucket("kafka-tiered")
+            .key(key(1))
+            .upload_id(&stale_id)
+            .part_number(1)
+            .body(ByteStream::from(pattern(300_000)))
+            .send()
+            .await
+            .expect("part");
+        // A staged part whose upload is gone (written around the worker).
+        direct
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(".nexus-staging/nx1.0123456789abcdef0123456789abcdef/part-00001")
+            .body(ByteStream::from_static(b"left behind"))
+            .send()
+            .await
+            .expect("orphan");
+        let staged = |direct: aws_sdk_s3::Client| async move {
+            let out = direct
+                .list_objects_v2()
+                .bucket("kafka-tiered")
+                .prefix(".nexus-staging/")
+                .send()
+                .await
+                .expect("list staging");
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            staged(direct.clone()).await.len(),
+            3,
+            "record, part, orphan"
+        );
+
+        // Wait for the sweep (ttl 2 s, sweeps every second; S3 times have 1 s resolution).
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !staged(direct.clone()).await.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still staged: {:?}",
+                staged(direct.clone()).await
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let err = client
+            .upload_part()
+            .bucket("kafka-tiered")
+            .key(key(1))
+            .upload_id(&stale_id)
+            .part_number(2)
+            .body(ByteStream::from(pattern(10)))
+            .send()
+            .await
+            .expect_err("the swept upload is gone");
+        assert_eq!(status_and_code(&err).1, "NoSuchUpload");
+
+        // An upload that keeps going is not swept: it completes.
+        let live = client
+            .create_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(key(2))
+            .send()
+            .await
+            .expect("create");
+        let id = live.upload_id().expect("id").to_owned();
+        let part = client
+            .upload_part()
+            .bucket("kafka-tiered")
+            .key(key(2))
+            .upload_id(&id)
+            .part_number(1)
+            .body(ByteStream::from(pattern(1000)))
+            .send()
+            .await
+            .expect("part");
+        client
+            .complete_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(key(2))
+            .upload_id(&id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .parts(
+                        aws_sdk_s3::types::CompletedPart::builder()
+                            .part_number(1)
+                            .set_e_tag(part.e_tag().map(str::to_owned))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("complete within the ttl");
+        proxy.shutdown().await;
     })
     .await;
 }

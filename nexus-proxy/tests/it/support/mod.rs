@@ -102,6 +102,8 @@ pub struct Options {
     pub policies: Option<PathBuf>,
     pub streamlets: Option<PathBuf>,
     pub meta_grace: Duration,
+    pub staging_ttl: Duration,
+    pub staging_sweep: Duration,
 }
 
 impl Default for Options {
@@ -116,6 +118,8 @@ impl Default for Options {
             policies: None,
             streamlets: None,
             meta_grace: Duration::from_secs(30),
+            staging_ttl: Duration::from_secs(7 * 24 * 3600),
+            staging_sweep: Duration::from_secs(3600),
         }
     }
 }
@@ -173,6 +177,8 @@ impl Proxy {
             policies: opts.policies,
             streamlets: opts.streamlets,
             meta_grace: opts.meta_grace,
+            staging_ttl: opts.staging_ttl,
+            staging_sweep: opts.staging_sweep,
             shutdown_grace: opts.shutdown_grace,
             log_format: LogFormat::Text,
         };
