@@ -64,6 +64,11 @@ impl IndexCache {
     pub fn len(&self) -> usize {
         self.inner.lock().map_or(0, |i| i.map.len())
     }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]
