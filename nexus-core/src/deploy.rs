@@ -8,7 +8,7 @@
 use crate::meta::{
     ApplyOutcome, Batch, Change, Digest, MetaStore, ResourceKind, Result as MetaResult,
 };
-use crate::resource::{Interface, Resource, Spec, parse_str, render};
+use crate::resource::{Interface, On, Resource, Spec, parse_str, render};
 
 /// The package version of the streamlet WIT this host implements.
 pub const WIT_VERSION: &str = "0.1.0";
@@ -22,6 +22,23 @@ pub fn required_export(interface: Interface) -> String {
         Interface::Events => "events",
     };
     format!("nexus:streamlet/{name}@{WIT_VERSION}")
+}
+
+/// The `nexus:streamlet` interfaces the host offers to a component of each interface.
+#[must_use]
+pub fn offered_imports(interface: Interface) -> &'static [&'static str] {
+    match interface {
+        Interface::Bytes => &["types", "context", "state", "host-log", "config"],
+        Interface::DataSource => &["types", "context", "state", "host-log", "config", "sources"],
+        Interface::Events => &[
+            "types",
+            "context",
+            "state",
+            "host-log",
+            "config",
+            "inference",
+        ],
+    }
 }
 
 /// The top-level imports and exports of a component.
@@ -123,16 +140,18 @@ pub fn prepare(
             "the descriptor names module {m}, but the module given is {digest}"
         ));
     }
-    if spec.interface != Interface::Bytes {
-        problems.push(format!(
-            "interface `{}`: this release runs byte streamlets only (data-source and event \
-             streamlets are defined in the WIT; their host side is not built yet)",
-            match spec.interface {
-                Interface::DataSource => "data-source",
-                Interface::Events => "events",
-                Interface::Bytes => "bytes",
-            }
-        ));
+    match spec.interface {
+        Interface::Events => problems.push(
+            "interface `events`: event streamlets are defined in the WIT; their host side \
+             (record deserializers, inference) is not built yet"
+                .to_owned(),
+        ),
+        Interface::DataSource if spec.on == On::Put => problems.push(
+            "interface `data-source` with `on: PUT`: a data-source streamlet decides reads \
+             (`on: GET`)"
+                .to_owned(),
+        ),
+        _ => {}
     }
     if spec.stateful {
         problems.push(
@@ -155,12 +174,23 @@ pub fn prepare(
                     }
                 ));
             }
+            for e in &surface.exports {
+                if e.starts_with("nexus:streamlet/") && *e != want {
+                    problems.push(format!(
+                        "module: also exports `{e}`; a component implements exactly one streamlet world"
+                    ));
+                }
+            }
+            let offered = offered_imports(spec.interface);
             for i in &surface.imports {
-                let ours =
-                    i.starts_with("nexus:streamlet/") && i.ends_with(&format!("@{WIT_VERSION}"));
+                let ours = i
+                    .strip_prefix("nexus:streamlet/")
+                    .and_then(|rest| rest.strip_suffix(&format!("@{WIT_VERSION}")))
+                    .is_some_and(|name| offered.contains(&name));
                 if !ours && !i.starts_with("wasi:") {
                     problems.push(format!(
-                        "module: imports `{i}`, which this host does not offer"
+                        "module: imports `{i}`, which this host does not offer to {} streamlets",
+                        spec.interface.as_str()
                     ));
                 }
             }
@@ -221,9 +251,14 @@ mod tests {
     fn descriptor_problems_are_all_reported() {
         let bad = DESCRIPTOR.replace("interface: bytes", "interface: events\n  stateful: true");
         let err = prepare(b"hello", "d.yaml", &bad).expect_err("bad");
-        assert!(err.contains("byte streamlets only"), "{err}");
+        assert!(err.contains("host side"), "{err}");
         assert!(err.contains("stateful: true"), "{err}");
         assert!(err.contains("not a WebAssembly component"), "{err}");
+        let put_source = DESCRIPTOR
+            .replace("interface: bytes", "interface: data-source")
+            .replace("on: ALL", "on: PUT");
+        let err = prepare(b"hello", "d.yaml", &put_source).expect_err("data-source on PUT");
+        assert!(err.contains("decides reads"), "{err}");
         let err = prepare(b"x", "d.yaml", "kind: Policy\n").expect_err("not a descriptor");
         assert!(err.contains("d.yaml"), "{err}");
         let other = format!("{DESCRIPTOR}  module: {}\n", Digest::of(b"other"));

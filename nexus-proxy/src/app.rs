@@ -17,6 +17,7 @@ use crate::edge::Edge;
 use crate::frontend::{Frontend, Grammars, staging_gc};
 use crate::host::VirtualHosts;
 use crate::metrics::Metrics;
+use crate::named_stores::NamedStores;
 use crate::pipeline::Pipelines;
 use crate::streamlet::Runtime;
 use crate::{serve, store, tls};
@@ -75,11 +76,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config.data_dir.join(".nexus/spool"),
         Arc::clone(&metrics),
     ));
+    let named = Arc::new(NamedStores::new(
+        Arc::clone(&store),
+        matches!(config.backend, BackendConfig::Embedded { .. }),
+    ));
     let frontend = Frontend::new(
         Arc::clone(&store),
         Grammars::new(config.grammars.clone(), Arc::clone(&control)),
         Arc::clone(&metrics),
         pipelines,
+        named,
     );
     let mut builder = S3ServiceBuilder::new(frontend);
     builder.set_auth(ClientKeys::new(

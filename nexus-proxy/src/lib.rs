@@ -23,6 +23,7 @@ pub mod edge;
 pub mod frontend;
 pub mod host;
 pub mod metrics;
+pub mod named_stores;
 pub mod pipeline;
 pub mod request;
 pub mod serve;

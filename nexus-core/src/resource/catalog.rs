@@ -89,6 +89,18 @@ pub enum Interface {
     Events,
 }
 
+impl Interface {
+    /// The descriptor's spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bytes => "bytes",
+            Self::DataSource => "data-source",
+            Self::Events => "events",
+        }
+    }
+}
+
 /// Resource limits of one streamlet invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -9,6 +9,7 @@ mod classify;
 mod ingest;
 mod multipart;
 mod ops;
+mod pre_get;
 mod recorded;
 pub mod staging_gc;
 mod transformed;
@@ -32,6 +33,8 @@ pub struct Frontend {
     grammars: Grammars,
     metrics: Arc<Metrics>,
     pipelines: Arc<Pipelines>,
+    /// Stores policies name, for data-source streamlets.
+    named: Arc<crate::named_stores::NamedStores>,
     /// Conditions already warned about (logged once each).
     warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -68,12 +71,14 @@ impl Frontend {
         grammars: Grammars,
         metrics: Arc<Metrics>,
         pipelines: Arc<Pipelines>,
+        named: Arc<crate::named_stores::NamedStores>,
     ) -> Self {
         Self {
             store,
             grammars,
             metrics,
             pipelines,
+            named,
             warned: std::sync::Mutex::default(),
         }
     }

@@ -152,6 +152,18 @@ s3_impl! {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let obs = self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let routed = self
+            .pre_get(&req, &obs, &bucket, &key, req.input.range.as_ref())
+            .await
+            .map_err(|e| stamp(ctx.as_deref(), e))?;
+        if let Some(routed) = routed {
+            return self
+                .get_routed(&req, &obs, routed)
+                .await
+                .map(S3Response::new)
+                .map_err(|e| stamp(ctx.as_deref(), e));
+        }
         self.get(req, &obs).await.map_err(|e| stamp(ctx.as_deref(), e))
     }
 
@@ -159,8 +171,20 @@ s3_impl! {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.observe(&req.input.bucket, &req.input.key, None);
+        let obs = self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let routed = self
+            .pre_get(&req, &obs, &bucket, &key, req.input.range.as_ref())
+            .await
+            .map_err(|e| stamp(ctx.as_deref(), e))?;
+        if let Some(routed) = routed {
+            return self
+                .head_routed(&req, routed)
+                .await
+                .map(S3Response::new)
+                .map_err(|e| stamp(ctx.as_deref(), e));
+        }
         self.head(req).await.map_err(|e| stamp(ctx.as_deref(), e))
     }
 

@@ -61,10 +61,15 @@ impl Plan {
             let Some((_, spec)) = found else {
                 return Err(format!("stage {i}: streamlet `{name}` is not applied"));
             };
-            if spec.interface != Interface::Bytes {
-                return Err(format!(
-                    "stage {i}: streamlet `{name}` is not a byte streamlet"
-                ));
+            match spec.interface {
+                Interface::Bytes => {}
+                // Data-source stages decide reads ([`data_sources`]); writes skip them.
+                Interface::DataSource => continue,
+                Interface::Events => {
+                    return Err(format!(
+                        "stage {i}: streamlet `{name}` is an event streamlet, which this worker does not run"
+                    ));
+                }
             }
             if spec.on == On::Get {
                 continue;
@@ -115,6 +120,41 @@ impl Plan {
                 .collect(),
         }
     }
+}
+
+/// The data-source stages of `policy` in pipeline order: what runs before a read of an object
+/// the policy now matches (reads of what is stored follow the recorded pipeline instead).
+///
+/// # Errors
+/// A data-source stage's streamlet is not applied or has no module deployed.
+pub fn data_sources(set: &PolicySet, policy: &CompiledPolicy) -> Result<Vec<StagePlan>, String> {
+    let mut stages = Vec::new();
+    for (i, stage) in policy.spec.pipeline.iter().enumerate() {
+        let (name, version) = &stage.streamlet;
+        let found = set
+            .streamlets()
+            .find(|(n, s)| *n == name.as_str() && version.as_ref().is_none_or(|v| *v == s.version));
+        let Some((_, spec)) = found else {
+            return Err(format!("stage {i}: streamlet `{name}` is not applied"));
+        };
+        if spec.interface != Interface::DataSource {
+            continue;
+        }
+        let digest = spec
+            .module
+            .as_deref()
+            .ok_or_else(|| format!("stage {i}: streamlet `{name}` has no module deployed"))?
+            .parse::<Digest>()
+            .map_err(|e| format!("stage {i}: streamlet `{name}` module digest: {e}"))?;
+        stages.push(StagePlan {
+            name: Arc::from(name.as_str()),
+            digest,
+            params: Arc::new(with_defaults(spec, &stage.params)),
+            limits: limits(&spec.limits),
+            reversible: false,
+        });
+    }
+    Ok(stages)
 }
 
 /// A plan as stored in a multipart upload record (so every part follows the plan of

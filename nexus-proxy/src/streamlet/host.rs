@@ -91,7 +91,9 @@ fn check_entry(key: &str, value: &str) -> Result<(), CtxError> {
 /// What one instance's imports work with.
 pub struct HostState {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(super) table: ResourceTable,
+    /// The named stores a data-source streamlet may read (`sources.open`).
+    pub(super) opener: Option<Arc<dyn super::source::Opener>>,
     pub limits: StoreLimits,
     params: serde_json::Map<String, serde_json::Value>,
     params_json: String,
@@ -122,6 +124,7 @@ impl HostState {
             params_json,
             streamlet,
             request_id,
+            opener: None,
         }
     }
 

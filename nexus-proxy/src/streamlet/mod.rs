@@ -5,7 +5,9 @@
 pub mod error;
 pub mod host;
 pub mod runtime;
+pub mod source;
 
 pub use self::error::StreamletError;
 pub use self::host::{ChunkInfo, Direction, FrameInfo, ObjectRef, SharedContext};
-pub use self::runtime::{Call, Limits, Loaded, Runtime};
+pub use self::runtime::{Call, Limits, Loaded, Runtime, SourceCall};
+pub use self::source::{BlockingRead, Decision, GetRequest, Opener};

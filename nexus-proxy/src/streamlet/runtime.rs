@@ -24,6 +24,7 @@ use super::error::StreamletError;
 use super::host::{
     ByteStreamlet, ByteStreamletPre, ChunkInfo, Direction, FrameInfo, HostState, SharedContext,
 };
+use super::source::{self, DataSourceStreamletPre, Decision, GetRequest, Opener};
 
 /// How often the epoch advances: the granularity of time limits.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -41,7 +42,24 @@ const POOL_INSTANCES: u32 = 128;
 /// A compiled, linked streamlet, ready to instantiate.
 pub struct Loaded {
     pub digest: Digest,
-    pre: ByteStreamletPre<HostState>,
+    world: World,
+}
+
+/// Which streamlet world a component implements.
+enum World {
+    Bytes(ByteStreamletPre<HostState>),
+    DataSource(DataSourceStreamletPre<HostState>),
+}
+
+/// What a data-source stage gets for one read.
+pub struct SourceCall {
+    pub streamlet: Arc<str>,
+    pub request_id: Arc<str>,
+    pub params: Arc<serde_json::Map<String, serde_json::Value>>,
+    pub limits: Limits,
+    pub ctx: SharedContext,
+    pub request: GetRequest,
+    pub opener: Option<Arc<dyn Opener>>,
 }
 
 /// One invocation's limits and inputs (from the descriptor and the policy stage).
@@ -108,6 +126,10 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         ByteStreamlet::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+        source::nexus::streamlet::sources::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )?;
         let ticker = engine.weak();
         std::thread::Builder::new()
             .name("nexus-wasm-epoch".into())
@@ -177,14 +199,20 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| StreamletError::Module(format!("does not fit the host: {e:#}")))?;
-        let pre = ByteStreamletPre::new(pre).map_err(|e| {
-            StreamletError::Module(format!(
-                "does not implement the byte-streamlet world: {e:#}"
-            ))
-        })?;
+        let world = match ByteStreamletPre::new(pre.clone()) {
+            Ok(p) => World::Bytes(p),
+            Err(bytes) => match DataSourceStreamletPre::new(pre) {
+                Ok(p) => World::DataSource(p),
+                Err(source) => {
+                    return Err(StreamletError::Module(format!(
+                        "implements neither the byte-streamlet world ({bytes:#}) nor the data-source-streamlet world ({source:#})"
+                    )));
+                }
+            },
+        };
         let loaded = Arc::new(Loaded {
             digest: digest.clone(),
-            pre,
+            world,
         });
         tracing::info!(%digest, took = ?started.elapsed(), "Streamlet module loaded.");
         self.loaded
@@ -269,26 +297,20 @@ impl Runtime {
         call: &Call,
         input: &[u8],
     ) -> Result<Vec<u8>, StreamletError> {
+        let World::Bytes(pre) = &loaded.world else {
+            return Err(StreamletError::Module(
+                "a data-source streamlet cannot transform bytes".into(),
+            ));
+        };
         let state = HostState::new(
             call.limits.memory_bytes,
             (*call.params).clone(),
             Arc::clone(&call.streamlet),
             Arc::clone(&call.request_id),
         );
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        let ticks = call
-            .limits
-            .timeout
-            .as_millis()
-            .div_ceil(TICK.as_millis())
-            .max(1)
-            + 1;
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
-        store.set_hostcall_fuel(2 * SLICE + (64 << 10));
+        let mut store = self.store(state, &call.limits);
         let trap = |e: wasmtime::Error| StreamletError::from_trap(e, &call.limits);
-        let instance = loaded.pre.instantiate(&mut store).map_err(trap)?;
+        let instance = pre.instantiate(&mut store).map_err(trap)?;
         let ctx = store.data_mut().attach(&call.ctx).map_err(trap)?;
         let guest = instance.nexus_streamlet_byte_transform();
         let transformer = guest
@@ -311,6 +333,75 @@ impl Runtime {
             .map_err(StreamletError::Guest)?;
         out.extend_from_slice(&last);
         Ok(out)
+    }
+}
+
+impl Runtime {
+    /// A store for one invocation, with its limits set.
+    fn store(&self, state: HostState, limits: &Limits) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = limits.timeout.as_millis().div_ceil(TICK.as_millis()).max(1) + 1;
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+        store.set_hostcall_fuel(2 * SLICE + (64 << 10));
+        store
+    }
+
+    /// Runs a data-source stage's `handle-pre-get` on a blocking thread (bounded by the pool).
+    /// A generated body keeps its thread (and its pool slot) while the client reads it, under
+    /// the streamlet's time limit.
+    ///
+    /// # Errors
+    /// The streamlet failed, trapped or broke a limit, or is not a data-source streamlet.
+    pub async fn pre_get(
+        self: &Arc<Self>,
+        loaded: Arc<Loaded>,
+        call: SourceCall,
+    ) -> Result<Decision, StreamletError> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StreamletError::Internal("streamlet pool closed".into()))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let World::DataSource(pre) = &loaded.world else {
+                let _ = tx.send(Err(StreamletError::Module(
+                    "a byte streamlet cannot decide reads (it is not a data-source streamlet)"
+                        .into(),
+                )));
+                return;
+            };
+            let mut state = HostState::new(
+                call.limits.memory_bytes,
+                (*call.params).clone(),
+                Arc::clone(&call.streamlet),
+                Arc::clone(&call.request_id),
+            );
+            state.opener = call.opener.clone();
+            let mut store = this.store(state, &call.limits);
+            let trap = |e: wasmtime::Error| StreamletError::from_trap(e, &call.limits);
+            let instance = match pre.instantiate(&mut store) {
+                Ok(i) => i,
+                Err(e) => {
+                    let _ = tx.send(Err(trap(e)));
+                    return;
+                }
+            };
+            let ctx = match store.data_mut().attach(&call.ctx) {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = tx.send(Err(trap(e)));
+                    return;
+                }
+            };
+            source::run(&mut store, &instance, &ctx, &call.request, tx, trap);
+        });
+        rx.await.map_err(|_| {
+            StreamletError::Internal("the streamlet task ended without an answer".into())
+        })?
     }
 }
 

@@ -25,4 +25,5 @@ mod payloads;
 mod pipeline;
 mod reads;
 mod replays;
+mod sources;
 mod tagging;

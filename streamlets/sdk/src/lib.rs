@@ -40,6 +40,25 @@ use bindings::exports::nexus::streamlet::byte_transform::{GuestTransformer, Requ
 pub use bindings::nexus::streamlet::context::CtxError;
 pub use bindings::nexus::streamlet::types::{ChunkInfo, Error, FrameInfo, ObjectRef};
 
+/// Bindings of the `data-source-streamlet` world, sharing the common interfaces with
+/// [`bindings`].
+#[doc(hidden)]
+pub mod source_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "data-source-streamlet",
+        pub_export_macro: true,
+        default_bindings_module: "nexus_streamlet::source_bindings",
+        with: {
+            "nexus:streamlet/types@0.1.0": crate::bindings::nexus::streamlet::types,
+            "nexus:streamlet/context@0.1.0": crate::bindings::nexus::streamlet::context,
+            "nexus:streamlet/state@0.1.0": crate::bindings::nexus::streamlet::state,
+            "nexus:streamlet/host-log@0.1.0": crate::bindings::nexus::streamlet::host_log,
+            "nexus:streamlet/config@0.1.0": crate::bindings::nexus::streamlet::config,
+        },
+    });
+}
+
 /// The request's context: key/values shared along the pipeline, stored with the object and
 /// given back to GET pipelines. Keys and values follow S3's tag rules (the host checks them).
 pub struct Context<'a>(&'a RequestContext);
@@ -194,4 +213,159 @@ pub mod log {
 /// `unavailable`.)
 pub mod state {
     pub use super::bindings::nexus::streamlet::state::{StateError, delete, get, incr, set};
+}
+
+/// Data-source streamlets: decide, before a GET (or HEAD) reaches the object store, where the
+/// bytes come from. Implement [`DataSource`] and name the type in [`data_source_streamlet!`].
+///
+/// ```ignore
+/// use nexus_streamlet::source::{DataSource, GetRequest, PreGet};
+/// use nexus_streamlet::{Context, Error};
+///
+/// struct Gate;
+/// impl DataSource for Gate {
+///     fn pre_get(_: &Context, req: &GetRequest) -> Result<PreGet, Error> {
+///         Ok(if req.object.key.ends_with(".secret") { PreGet::Deny(403) } else { PreGet::Pass })
+///     }
+/// }
+/// nexus_streamlet::data_source_streamlet!(Gate);
+/// ```
+pub mod source {
+    use std::cell::RefCell;
+    use std::io::Read;
+
+    pub use super::source_bindings::exports::nexus::streamlet::data_source::GetRequest;
+    use super::source_bindings::exports::nexus::streamlet::data_source::{self as wit, GuestBody};
+    use super::source_bindings::nexus::streamlet::sources;
+    use super::{Context, Error};
+
+    /// Where a GET's bytes come from.
+    pub enum PreGet {
+        /// Fall through to the object store.
+        Pass,
+        /// The host serves `key` from the named store (a `Store` resource the policy names).
+        ServeSource { store: String, key: String },
+        /// This body, of `length` bytes if known.
+        ServeBody {
+            length: Option<u64>,
+            body: Box<dyn Read>,
+        },
+        /// Refuse with this HTTP status (403, 404, 503, ...).
+        Deny(u16),
+    }
+
+    /// A data-source streamlet: one call per GET or HEAD.
+    pub trait DataSource: 'static {
+        /// Decides for one read.
+        ///
+        /// # Errors
+        /// Fails the read (as a byte streamlet's error fails a request).
+        fn pre_get(ctx: &Context, req: &GetRequest) -> Result<PreGet, Error>;
+    }
+
+    /// Adapts a reader to the WIT `body` resource.
+    #[doc(hidden)]
+    pub struct BodyAdapter(RefCell<Box<dyn Read>>);
+
+    impl GuestBody for BodyAdapter {
+        fn read(&self, max: u32) -> Result<Option<Vec<u8>>, Error> {
+            let mut buf = vec![0; max.clamp(1, 1 << 20) as usize];
+            let n = self
+                .0
+                .borrow_mut()
+                .read(&mut buf)
+                .map_err(|e| Error::Internal(format!("body: {e}")))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            buf.truncate(n);
+            Ok(Some(buf))
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn handle<T: DataSource>(
+        ctx: &super::bindings::nexus::streamlet::context::RequestContext,
+        req: &GetRequest,
+    ) -> Result<wit::PreGet, Error> {
+        Ok(match T::pre_get(&Context(ctx), req)? {
+            PreGet::Pass => wit::PreGet::Pass,
+            PreGet::ServeSource { store, key } => wit::PreGet::ServeSource((store, key)),
+            PreGet::ServeBody { length, body } => {
+                wit::PreGet::ServeBody((length, wit::Body::new(BodyAdapter(RefCell::new(body)))))
+            }
+            PreGet::Deny(status) => wit::PreGet::Deny(status),
+        })
+    }
+
+    /// An object of a named store, read by the streamlet itself.
+    pub struct Reader {
+        inner: sources::Reader,
+        /// What the host gave beyond the caller's buffer.
+        left: Vec<u8>,
+        at: usize,
+    }
+
+    impl Read for Reader {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            if self.at == self.left.len() {
+                let max = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+                match self.inner.read(max) {
+                    Ok(Some(bytes)) => {
+                        self.left = bytes;
+                        self.at = 0;
+                    }
+                    Ok(None) => return Ok(0),
+                    Err(e) => return Err(std::io::Error::other(format!("{e:?}"))),
+                }
+            }
+            let n = (self.left.len() - self.at).min(buf.len());
+            buf[..n].copy_from_slice(&self.left[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// Opens `key` (bytes `range` = first..=last, if given) in the named store; `None` if
+    /// there is no such object.
+    ///
+    /// # Errors
+    /// The store is not one the policy names, or it failed.
+    pub fn open(
+        store: &str,
+        key: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Option<Reader>, Error> {
+        Ok(sources::open(store, key, range)?.map(|inner| Reader {
+            inner,
+            left: Vec::new(),
+            at: 0,
+        }))
+    }
+}
+
+/// Exports `$t` (a [`source::DataSource`]) as the component's `data-source`.
+#[macro_export]
+macro_rules! data_source_streamlet {
+    ($t:ty) => {
+        struct __NexusDataSource;
+        impl $crate::source_bindings::exports::nexus::streamlet::data_source::Guest
+            for __NexusDataSource
+        {
+            type Body = $crate::source::BodyAdapter;
+            fn handle_pre_get(
+                ctx: &$crate::bindings::nexus::streamlet::context::RequestContext,
+                req: $crate::source::GetRequest,
+            ) -> Result<
+                $crate::source_bindings::exports::nexus::streamlet::data_source::PreGet,
+                $crate::Error,
+            > {
+                $crate::source::handle::<$t>(ctx, &req)
+            }
+        }
+        $crate::source_bindings::export!(__NexusDataSource with_types_in $crate::source_bindings);
+    };
 }
