@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs prerequisites (idempotent), builds, runs the
-# Rust tests, then the client suites (boto3, aws CLI, s3s-e2e) against a real nexus-proxy.
+# Rust tests, then the client suites (boto3, aws CLI, s3s-e2e) against a real nexus-proxy, then
+# a short fuzzing run of the parsers (longer: `bash scripts/fuzz.sh SECONDS`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +28,7 @@ cargo test --workspace --locked
 
 echo "== client suites against a running nexus-proxy"
 bash scripts/client-suites.sh
+
+echo "== fuzzing (15 s per target)"
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+bash scripts/fuzz.sh 15
