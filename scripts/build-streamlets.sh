@@ -9,6 +9,21 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   echo "[streamlets] installing the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2 >&2
 fi
+# compress-zstd links libzstd, which is C: it is compiled for WASM by clang with the wasi-libc
+# headers (Debian packages clang, llvm, wasi-libc; installed here if missing).
+need=()
+command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v llvm-ar >/dev/null 2>&1 || need+=(llvm)
+[ -f /usr/include/wasm32-wasi/stdlib.h ] || need+=(wasi-libc)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[streamlets] installing ${need[*]} (Debian packages: the C compiler for libzstd)" >&2
+  SUDO=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+export CC_wasm32_wasip2=clang AR_wasm32_wasip2=llvm-ar
+export CFLAGS_wasm32_wasip2="--target=wasm32-wasi -isystem /usr/include/wasm32-wasi -O3 -msimd128 -mbulk-memory"
 CARGO_TARGET_DIR="$NEXUS_CACHE/target-wasm" cargo build --quiet --release --locked \
   --manifest-path streamlets/Cargo.toml --target wasm32-wasip2
 # Test-only streamlets go to dist/testing/, so `--streamlets streamlets/dist` deploys only the

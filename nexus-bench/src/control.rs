@@ -316,7 +316,7 @@ fn now_ns() -> u128 {
 /// temporary directory removed on drop (the process is killed on drop too).
 pub struct PolicyWorker {
     pub addrs: ProxyAddrs,
-    _child: Child,
+    child: Child,
     dir: PathBuf,
 }
 
@@ -351,11 +351,13 @@ impl PolicyWorker {
         all.extend_from_slice(args);
         let (mut child, addrs) = procs::spawn_worker(proxy_bin, &all, &dir.join("proxy.log"))?;
         procs::wait_ready(addrs.admin, &mut child, Duration::from_secs(30)).await?;
-        Ok(Self {
-            addrs,
-            _child: child,
-            dir,
-        })
+        Ok(Self { addrs, child, dir })
+    }
+
+    /// The worker's process id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
     }
 
     /// A client of the worker's S3 port.

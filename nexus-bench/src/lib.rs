@@ -17,5 +17,6 @@ pub mod procstat;
 pub mod range;
 pub mod report;
 pub mod stats;
+pub mod streamlets;
 pub mod units;
 pub mod xml;

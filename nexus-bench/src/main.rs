@@ -75,6 +75,24 @@ enum Cmd {
         #[arg(long, default_value = "../shared/data/loghub")]
         loghub: PathBuf,
     },
+    /// The streamlet runtime's costs: compress-zstd vs native zstd on one core, one vs two
+    /// cores, a range GET at the end of a 1 GiB compressed segment, peak RSS under 16 × 1 GiB.
+    Streamlets {
+        /// The proxy binary (default: `nexus-proxy` next to this executable).
+        #[arg(long)]
+        proxy_bin: Option<PathBuf>,
+        /// Built streamlets (`scripts/build-streamlets.sh`).
+        #[arg(long, default_value = "streamlets/dist")]
+        streamlets: PathBuf,
+        /// The loghub files (`*.log`).
+        #[arg(long, default_value = "../shared/data/loghub")]
+        loghub: PathBuf,
+        #[arg(long, value_enum, value_delimiter = ',', default_values = ["zstd", "cores", "range", "memory"])]
+        parts: Vec<nexus_bench::streamlets::Part>,
+        /// The `level` parameter of compress-zstd.
+        #[arg(long, default_value_t = 3)]
+        level: u32,
+    },
     /// From `apply` to every worker process serving the new revision.
     Propagation {
         /// The proxy binary (default: `nexus-proxy` next to this executable).
@@ -212,6 +230,23 @@ async fn main() -> anyhow::Result<()> {
             print!(
                 "{}",
                 nexus_bench::compression::run(&bin, &streamlets, &loghub).await?
+            );
+            Ok(())
+        }
+        Cmd::Streamlets {
+            proxy_bin,
+            streamlets,
+            loghub,
+            parts,
+            level,
+        } => {
+            let bin = match proxy_bin {
+                Some(b) => b,
+                None => matrix::sibling_proxy()?,
+            };
+            print!(
+                "{}",
+                nexus_bench::streamlets::run(&bin, &streamlets, &loghub, &parts, level).await?
             );
             Ok(())
         }

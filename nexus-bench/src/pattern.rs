@@ -52,13 +52,24 @@ impl PatternBody {
         }
     }
 
+    /// Object bytes `start..end` of `buf` repeated (e.g. real log text instead of the pattern).
+    pub fn over(buf: Bytes, start: u64, end: u64) -> Self {
+        assert!(!buf.is_empty(), "an empty buffer repeats to nothing");
+        Self {
+            pattern: buf,
+            pos: start,
+            end: end.max(start),
+        }
+    }
+
     /// The next slice, or `None` at the end.
     fn next_slice(&mut self) -> Option<Bytes> {
         if self.pos >= self.end {
             return None;
         }
-        let off = (self.pos % PATTERN_LEN as u64) as usize;
-        let room = (PATTERN_LEN - off) as u64;
+        let period = self.pattern.len();
+        let off = (self.pos % period as u64) as usize;
+        let room = (period - off) as u64;
         let n = room.min(self.end - self.pos) as usize;
         self.pos += n as u64;
         Some(self.pattern.slice(off..off + n))

@@ -67,9 +67,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let store = store::open(&config.backend).await?;
     let control = Control::start(&config).await?;
 
-    let parallelism = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    let runtime = Runtime::new(Some(config.data_dir.join(".nexus/wasm-cache")), parallelism)
-        .map_err(|e| StartError::Streamlets(format!("{e:#}")))?;
+    let runtime = Runtime::new(
+        Some(config.data_dir.join(".nexus/wasm-cache")),
+        config.streamlet_threads,
+    )
+    .map_err(|e| StartError::Streamlets(format!("{e:#}")))?;
     let pipelines = Arc::new(Pipelines::new(
         runtime,
         control.store(),

@@ -102,6 +102,10 @@ pub struct Args {
     #[arg(long, env = "NEXUS_META_GRACE", default_value_t = 30)]
     pub meta_grace: u64,
 
+    /// Streamlet invocations that run at once (threads of the WASM pool); 0: one per core.
+    #[arg(long, env = "NEXUS_STREAMLET_THREADS", default_value_t = 0)]
+    pub streamlet_threads: usize,
+
     /// Seconds after which an incomplete multipart upload that Nexus stages (objects under a
     /// policy) is deleted, as an S3 lifecycle rule would abort it.
     #[arg(long, env = "NEXUS_STAGING_TTL", default_value_t = 7 * 24 * 3600)]
@@ -149,6 +153,8 @@ pub struct Config {
     pub meta_grace: Duration,
     pub staging_ttl: Duration,
     pub staging_sweep: Duration,
+    /// Threads of the WASM pool (`--streamlet-threads`; 0 was resolved to the core count).
+    pub streamlet_threads: usize,
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
 }
@@ -247,6 +253,10 @@ impl Args {
             },
             meta_grace: Duration::from_secs(self.meta_grace),
             staging_ttl: Duration::from_secs(self.staging_ttl),
+            streamlet_threads: match self.streamlet_threads {
+                0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+                n => n,
+            },
             staging_sweep: if self.staging_sweep == 0 {
                 return Err(err("--staging-sweep must be at least 1 second".to_owned()));
             } else {

@@ -12,6 +12,7 @@ use md5::{Digest as _, Md5};
 use nexus_core::format::{FrameEntry, Index};
 use s3s::dto::StreamingBlob;
 use s3s::{S3Error, S3ErrorCode};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 
 use super::spool::Spool;
@@ -28,6 +29,10 @@ pub struct Encoded {
 }
 
 type Pending = JoinHandle<Result<Bytes, S3Error>>;
+
+/// A frame being encoded: its plaintext length, the task, and its slot of the worker-wide
+/// frame budget (released when the frame is appended).
+type InFlight = (u64, Pending, OwnedSemaphorePermit);
 
 /// Encodes `body` through `stages`.
 ///
@@ -46,12 +51,16 @@ pub async fn encode(
     let mut index = Index::default();
     index.start_part();
     let mut spool = Spool::new();
-    let mut pending: VecDeque<(u64, Pending)> = VecDeque::new();
+    let mut pending: VecDeque<InFlight> = VecDeque::new();
     let mut buf = BytesMut::new();
     let mut offset = 0u64;
     let mut frames = 0u32;
 
-    let submit = |frame: Bytes, offset: &mut u64, frames: &mut u32| -> (u64, Pending) {
+    let submit = |frame: Bytes,
+                  offset: &mut u64,
+                  frames: &mut u32,
+                  slot: OwnedSemaphorePermit|
+     -> InFlight {
         let len = frame.len() as u64;
         let info_frame = FrameInfo {
             index: *frames,
@@ -62,7 +71,7 @@ pub async fn encode(
         *frames += 1;
         let (p, stages, req) = (Arc::clone(p), Arc::clone(&stages), req.clone());
         let task = tokio::spawn(async move { p.run_frame(&stages, &req, info_frame, frame).await });
-        (len, task)
+        (len, task, slot)
     };
 
     let mut body = body;
@@ -81,14 +90,16 @@ pub async fn encode(
         buf.extend_from_slice(&chunk);
         while buf.len() >= frame_size {
             let frame = buf.split_to(frame_size).freeze();
-            pending.push_back(submit(frame, &mut offset, &mut frames));
+            let slot = frame_slot(p, &mut pending, &mut index, &mut spool).await?;
+            pending.push_back(submit(frame, &mut offset, &mut frames, slot));
             if pending.len() >= window {
                 drain_one(p, &mut pending, &mut index, &mut spool).await?;
             }
         }
     }
     if !buf.is_empty() {
-        pending.push_back(submit(buf.freeze(), &mut offset, &mut frames));
+        let slot = frame_slot(p, &mut pending, &mut index, &mut spool).await?;
+        pending.push_back(submit(buf.freeze(), &mut offset, &mut frames, slot));
     }
     while !pending.is_empty() {
         drain_one(p, &mut pending, &mut index, &mut spool).await?;
@@ -104,14 +115,36 @@ pub async fn encode(
     })
 }
 
+/// A slot of the worker-wide frame budget for the next frame. While none is free this
+/// request finishes its own oldest frame first (which frees one of its slots), so requests
+/// never wait on each other while holding slots.
+async fn frame_slot(
+    p: &Pipelines,
+    pending: &mut VecDeque<InFlight>,
+    index: &mut Index,
+    spool: &mut Spool,
+) -> Result<OwnedSemaphorePermit, S3Error> {
+    loop {
+        if let Ok(slot) = Arc::clone(&p.frames).try_acquire_owned() {
+            return Ok(slot);
+        }
+        if pending.is_empty() {
+            return Arc::clone(&p.frames).acquire_owned().await.map_err(|_| {
+                S3Error::with_message(S3ErrorCode::ServiceUnavailable, "the worker is stopping")
+            });
+        }
+        drain_one(p, pending, index, spool).await?;
+    }
+}
+
 /// Waits for the oldest frame and appends it.
 async fn drain_one(
     p: &Pipelines,
-    pending: &mut VecDeque<(u64, Pending)>,
+    pending: &mut VecDeque<InFlight>,
     index: &mut Index,
     spool: &mut Spool,
 ) -> Result<(), S3Error> {
-    let Some((plain_len, task)) = pending.pop_front() else {
+    let Some((plain_len, task, _slot)) = pending.pop_front() else {
         return Ok(());
     };
     let stored = match task.await {
@@ -139,8 +172,8 @@ async fn drain_one(
     })
 }
 
-fn abort(pending: &mut VecDeque<(u64, Pending)>) {
-    for (_, t) in pending.drain(..) {
+fn abort(pending: &mut VecDeque<InFlight>) {
+    for (_, t, _) in pending.drain(..) {
         t.abort();
     }
 }

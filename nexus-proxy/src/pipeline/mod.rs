@@ -43,8 +43,12 @@ use crate::streamlet::{
 pub const FRAME_SIZE: usize = 1 << 20;
 
 /// Encoded bodies up to this size wait in memory; larger ones spool to a file (16 concurrent
-/// large PUTs then hold at most 128 MiB of spool in memory).
-pub const SPOOL_MEMORY: usize = 8 << 20;
+/// large PUTs then hold at most 32 MiB of spool in memory).
+pub const SPOOL_MEMORY: usize = 2 << 20;
+
+/// Frames in flight through encoding, across all requests, per streamlet thread: bounds the
+/// memory of many concurrent large PUTs (a few frames each, not a window each).
+pub const FRAMES_PER_THREAD: usize = 4;
 
 /// What every pipeline needs: the runtime, where modules come from, where to spool.
 pub struct Pipelines {
@@ -54,6 +58,8 @@ pub struct Pipelines {
     pub frame_size: usize,
     metrics: Arc<Metrics>,
     pub indexes: index_cache::IndexCache,
+    /// Frames in flight through encoding, all requests together ([`FRAMES_PER_THREAD`]).
+    pub frames: Arc<tokio::sync::Semaphore>,
 }
 
 /// What every frame of one request shares.
@@ -83,6 +89,7 @@ impl Pipelines {
         spool_dir: PathBuf,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let runtime_threads = runtime.parallelism();
         Self {
             runtime,
             meta,
@@ -90,6 +97,9 @@ impl Pipelines {
             frame_size: FRAME_SIZE,
             metrics,
             indexes: index_cache::IndexCache::default(),
+            frames: Arc::new(tokio::sync::Semaphore::new(
+                FRAMES_PER_THREAD * runtime_threads,
+            )),
         }
     }
 
@@ -140,13 +150,11 @@ impl Pipelines {
                 frame,
                 ctx: req.ctx.clone(),
             };
-            let started = std::time::Instant::now();
-            let result = self
+            let (result, ran) = self
                 .runtime
                 .run(Arc::clone(&stage.loaded), call, data)
                 .await;
-            self.metrics
-                .streamlet_call(&stage.name, started.elapsed().as_secs_f64());
+            self.metrics.streamlet_call(&stage.name, ran.as_secs_f64());
             match result {
                 Ok(out) => data = Bytes::from(out),
                 Err(e) => {

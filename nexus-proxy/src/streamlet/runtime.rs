@@ -264,27 +264,37 @@ impl Runtime {
         }
     }
 
-    /// Runs one frame through one streamlet on a blocking thread (bounded by the pool).
-    ///
-    /// # Errors
-    /// The streamlet failed, trapped or broke a limit.
+    /// Runs one frame through one streamlet on a blocking thread (bounded by the pool); the
+    /// result and how long the invocation ran (not counting the wait for a pool slot).
     pub async fn run(
         self: &Arc<Self>,
         loaded: Arc<Loaded>,
         call: Call,
         input: bytes::Bytes,
-    ) -> Result<Vec<u8>, StreamletError> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| StreamletError::Internal("streamlet pool closed".into()))?;
+    ) -> (Result<Vec<u8>, StreamletError>, Duration) {
+        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+            return (
+                Err(StreamletError::Internal("streamlet pool closed".into())),
+                Duration::ZERO,
+            );
+        };
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let ran = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            this.run_blocking(&loaded, &call, &input)
+            let started = Instant::now();
+            let out = this.run_blocking(&loaded, &call, &input);
+            (out, started.elapsed())
         })
-        .await
-        .map_err(|e| StreamletError::Internal(format!("streamlet task failed: {e}")))?
+        .await;
+        match ran {
+            Ok(r) => r,
+            Err(e) => (
+                Err(StreamletError::Internal(format!(
+                    "streamlet task failed: {e}"
+                ))),
+                Duration::ZERO,
+            ),
+        }
     }
 
     /// Runs one frame through one streamlet on this thread.

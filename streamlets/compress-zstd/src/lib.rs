@@ -1,47 +1,68 @@
-//! `compress-zstd`: one standard zstd frame per Nexus frame on PUT, decoded on GET.
-//! Parameter `level` (1–22, default 3). The encoder is ruzstd's, which implements zstd's
-//! fastest strategy only, so every level currently compresses like zstd level 1; the output
-//! is standard zstd that any decoder reads.
-
-use std::io::Read as _;
+//! `compress-zstd`: one standard zstd frame per Nexus frame on PUT, decoded on GET, with the
+//! reference implementation (libzstd 1.5, C, compiled to WASM with the streamlet). Parameter
+//! `level` (1–22, default 3).
 
 use nexus_streamlet::{ByteStreamlet, ChunkInfo, Context, Direction, Error, FrameInfo, params};
-use ruzstd::decoding::StreamingDecoder;
-use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+
+/// Largest frame this streamlet decodes (a corrupt size field cannot make it allocate more).
+const MAX_FRAME: u64 = 64 << 20;
 
 struct Zstd {
     dir: Direction,
+    level: i32,
     buf: Vec<u8>,
 }
 
 impl ByteStreamlet for Zstd {
     fn new(dir: Direction, _: &ChunkInfo, frame: &FrameInfo) -> Result<Self, Error> {
-        let level: i64 = params::get_or("level", 3)?;
+        let level: i32 = params::get_or("level", 3)?;
         if !(1..=22).contains(&level) {
             return Err(Error::Rejected(format!("level {level} is not in 1..=22")));
         }
-        let cap = usize::try_from(frame.length).unwrap_or(0);
+        let cap = usize::try_from(frame.length.min(MAX_FRAME)).unwrap_or(0);
         Ok(Zstd {
             dir,
+            level,
             buf: Vec::with_capacity(cap),
         })
     }
 
     fn push(&mut self, _: &Context, chunk: Vec<u8>) -> Result<Vec<u8>, Error> {
-        // A frame is at most a few MiB: encode it whole in `finish`.
+        // A frame is at most a few MiB: code it whole in `finish`.
         self.buf.extend_from_slice(&chunk);
         Ok(Vec::new())
     }
 
     fn finish(self, _: &Context) -> Result<Vec<u8>, Error> {
         match self.dir {
-            Direction::Put => Ok(compress_to_vec(&self.buf[..], CompressionLevel::Fastest)),
+            Direction::Put => {
+                let mut out = Vec::with_capacity(zstd_safe::compress_bound(self.buf.len()));
+                zstd_safe::compress(&mut out, &self.buf, self.level).map_err(|code| {
+                    Error::Internal(format!("zstd: {}", zstd_safe::get_error_name(code)))
+                })?;
+                Ok(out)
+            }
             Direction::Get => {
-                let mut out = Vec::new();
-                StreamingDecoder::new(&self.buf[..])
-                    .map_err(|e| Error::InvalidInput(format!("zstd: {e}")))?
-                    .read_to_end(&mut out)
-                    .map_err(|e| Error::InvalidInput(format!("zstd: {e}")))?;
+                let size = match zstd_safe::get_frame_content_size(&self.buf) {
+                    Ok(Some(n)) if n <= MAX_FRAME => n,
+                    Ok(Some(n)) => {
+                        return Err(Error::InvalidInput(format!(
+                            "zstd: the frame claims {n} bytes, more than {MAX_FRAME}"
+                        )));
+                    }
+                    Ok(None) | Err(_) => {
+                        return Err(Error::InvalidInput(
+                            "zstd: not a zstd frame with a content size".into(),
+                        ));
+                    }
+                };
+                let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                zstd_safe::decompress(&mut out, &self.buf).map_err(|code| {
+                    Error::InvalidInput(format!("zstd: {}", zstd_safe::get_error_name(code)))
+                })?;
+                if out.len() as u64 != size {
+                    return Err(Error::InvalidInput("zstd: the frame is truncated".into()));
+                }
                 Ok(out)
             }
         }

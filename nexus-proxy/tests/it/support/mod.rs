@@ -179,6 +179,7 @@ impl Proxy {
             meta_grace: opts.meta_grace,
             staging_ttl: opts.staging_ttl,
             staging_sweep: opts.staging_sweep,
+            streamlet_threads: 2,
             shutdown_grace: opts.shutdown_grace,
             log_format: LogFormat::Text,
         };
