@@ -1,11 +1,12 @@
 //! `nexus-bench streamlets`: what the streamlet runtime costs, in one run (issue 4 targets).
 //!
 //! - **zstd**: the `compress-zstd` streamlet's throughput on one core (the worker pinned to one
-//!   CPU; WASM seconds from `nexus_streamlet_call_duration_seconds`) against native libzstd
+//!   CPU with one streamlet thread; WASM seconds from `nexus_streamlet_call_duration_seconds`)
+//!   against native libzstd
 //!   (the `zstd` crate) compressing the same 1 MiB frames on this thread, at level 1 (the
 //!   strategy the pure-Rust encoder implements) and at the level the policy asks for;
-//! - **cores**: PUT throughput through `compress-zstd` with the worker on one CPU and on two
-//!   (frames of one object run in parallel);
+//! - **cores**: PUT throughput through `compress-zstd` with the worker on one CPU and one
+//!   streamlet thread, and on two CPUs with two (frames of one object run in parallel);
 //! - **range**: GET of the last 1 MiB of a 1 GiB segment stored compressed vs stored plain
 //!   (both in the embedded store), first read and median of repeated reads;
 //! - **memory**: the worker's peak RSS while 16 clients PUT 1 GiB each through `compress-zstd`
@@ -105,6 +106,20 @@ async fn put(
     Ok(started.elapsed())
 }
 
+/// Pins every thread of `pid` to `cpus` (a taskset list, e.g. `0` or `0,1`).
+fn pin(pid: u32, cpus: &str) -> anyhow::Result<()> {
+    let out = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .output()
+        .context("running taskset (util-linux)")?;
+    ensure!(
+        out.status.success(),
+        "taskset: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 fn mibs(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / MIB as f64 / d.as_secs_f64()
 }
@@ -145,9 +160,9 @@ async fn zstd_and_cores(
     const SIZE: u64 = 256 * MIB;
     let secs = "nexus_streamlet_call_duration_seconds_sum";
     let stored = "nexus_pipeline_stored_bytes_total";
-    // One PUT through `streamlet` with `threads` streamlet threads: (wall time, WASM seconds,
-    // stored bytes).
-    let measure = |streamlet: &'static str, threads: &'static str| async move {
+    // One PUT through `streamlet` with `threads` streamlet threads, the worker pinned to `cpus`:
+    // (wall time, WASM seconds, stored bytes).
+    let measure = |streamlet: &'static str, threads: &'static str, cpus: &'static str| async move {
         let label = format!("streamlet=\"{streamlet}\"");
         let policies = if streamlet == "noop" {
             noop_policy()
@@ -161,6 +176,7 @@ async fn zstd_and_cores(
             &["--streamlet-threads", threads],
         )
         .await?;
+        pin(worker.pid(), cpus)?;
         let s3 = worker.client();
         create(&s3, &["seg"]).await?;
         // Warm: the module compiled, the pool's memories touched.
@@ -177,7 +193,7 @@ async fn zstd_and_cores(
         ensure!(b1 > b0, "the PUT did not go through {streamlet}");
         anyhow::Ok((took, s1 - s0, b1 - b0))
     };
-    let (one, wasm_secs, stored_bytes) = measure("compress-zstd", "1").await?;
+    let (one, wasm_secs, stored_bytes) = measure("compress-zstd", "1", "0").await?;
     let wasm_ratio = SIZE as f64 / stored_bytes;
 
     if parts.contains(&Part::Zstd) {
@@ -200,7 +216,7 @@ async fn zstd_and_cores(
             out,
             "| compress-zstd (WASM, level {level}) | {wasm_mibs:.0} | {wasm_ratio:.2} | 1.00 |"
         )?;
-        let (_, noop_secs, _) = measure("noop", "1").await?;
+        let (_, noop_secs, _) = measure("noop", "1", "0").await?;
         let noop_mibs = SIZE as f64 / MIB as f64 / noop_secs;
         writeln!(
             out,
@@ -225,10 +241,10 @@ async fn zstd_and_cores(
         out.push('\n');
     }
     if parts.contains(&Part::Cores) {
-        let (two, _, _) = measure("compress-zstd", "2").await?;
+        let (two, _, _) = measure("compress-zstd", "2", "0,1").await?;
         writeln!(
             out,
-            "### Frame-parallel PUT through compress-zstd ({} MiB, one PUT, 2-core machine)\n\n| streamlet threads | MiB/s | vs one |\n|---|---|---|\n| 1 | {:.0} | 1.00 |\n| 2 | {:.0} | {:.2} |\n",
+            "### Frame-parallel PUT through compress-zstd ({} MiB, one PUT)\n\nThe worker pinned to one CPU with one streamlet thread, then to both CPUs with two (the load client is not pinned: on this 2-core machine it shares the second CPU with the worker).\n\n| worker CPUs and streamlet threads | MiB/s | vs one |\n|---|---|---|\n| 1 | {:.0} | 1.00 |\n| 2 | {:.0} | {:.2} |\n",
             SIZE / MIB,
             mibs(SIZE, one),
             mibs(SIZE, two),
