@@ -77,7 +77,7 @@ curl -fsS "$ADMIN/metrics" | grep -q 'nexus_s3_requests_total' || { echo "metric
 
 echo "== nexus-proxy in front of moto (S3 backend)"
 moto_port=$("$VENV/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto-server.log" 2>&1 &
 pids+=("$!")
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$moto_port/" >/dev/null 2>&1 && break; sleep 0.1; done
 start_proxy moto --backend-endpoint "http://127.0.0.1:$moto_port" --backend-access-key testing \

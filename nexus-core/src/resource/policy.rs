@@ -16,9 +16,16 @@ pub struct PolicySpec {
     pub system: System,
     pub target: Target,
     pub pipeline: Vec<Stage>,
+    /// Plaintext bytes per stored frame (`frameSize`, 64 KiB to 16 MiB); the worker's default
+    /// (1 MiB) when absent. Larger frames compress better; smaller ones make range reads cheaper.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_size: Option<u64>,
     #[serde(skip_serializing_if = "Output::is_default")]
     pub output: Output,
 }
+
+/// The bounds of `frameSize`.
+pub const FRAME_SIZE_RANGE: (u64, u64) = (64 << 10, 16 << 20);
 
 /// Which objects a policy applies to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,7 +163,11 @@ const KINDS: [(&str, ObjectKind); 3] = [
 
 /// Reads a policy spec.
 pub fn decode(cx: &mut Cx, node: &Node, path: &str) -> Option<PolicySpec> {
-    let map = cx.map(node, path, &["system", "target", "pipeline", "output"])?;
+    let map = cx.map(
+        node,
+        path,
+        &["system", "target", "pipeline", "frameSize", "output"],
+    )?;
     let system = cx
         .required(&map, "system")
         .and_then(|n| cx.one_of(n, &map.path_of("system"), &SYSTEMS));
@@ -171,10 +182,30 @@ pub fn decode(cx: &mut Cx, node: &Node, path: &str) -> Option<PolicySpec> {
         Some(n) => decode_output(cx, n, &map.path_of("output")),
         None => Some(Output::default()),
     };
+    let frame_size = match map.get("frameSize") {
+        None => Some(None),
+        Some(n) => {
+            let p = map.path_of("frameSize");
+            let (lo, hi) = FRAME_SIZE_RANGE;
+            match cx.size(n, &p) {
+                Some(v) if (lo..=hi).contains(&v) => Some(Some(v)),
+                Some(v) => {
+                    cx.error(
+                        n.pos,
+                        &p,
+                        format!("{v} is out of range: {lo} (64KiB) to {hi} (16MiB)"),
+                    );
+                    None
+                }
+                None => None,
+            }
+        }
+    };
     Some(PolicySpec {
         system: system?,
         target: target?,
         pipeline: pipeline?,
+        frame_size: frame_size?,
         output: output?,
     })
 }

@@ -340,7 +340,7 @@ impl Frontend {
             }
             None => (body, None),
         };
-        let encoded: Encoded = encode(&self.pipelines, stages, &preq, body)
+        let encoded: Encoded = encode(&self.pipelines, stages, plan.frame_size, &preq, body)
             .await
             .map_err(|e| match verdict {
                 Some(v) => v.explain(e),

@@ -166,9 +166,15 @@ impl Frontend {
             ctx: ctx.clone(),
             request_id: id,
         };
-        let encoded = encode(&self.pipelines, stages, &preq, input.body.take())
-            .await
-            .map_err(|e| verdict.explain(e))?;
+        let encoded = encode(
+            &self.pipelines,
+            stages,
+            plan.frame_size,
+            &preq,
+            input.body.take(),
+        )
+        .await
+        .map_err(|e| verdict.explain(e))?;
         verdict.confirm()?;
         let checksum = verdict.checksum().map(LogicalChecksum::new);
         record_transformed(

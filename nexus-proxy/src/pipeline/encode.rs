@@ -34,7 +34,7 @@ type Pending = JoinHandle<Result<Bytes, S3Error>>;
 /// frame budget (released when the frame is appended).
 type InFlight = (u64, Pending, OwnedSemaphorePermit);
 
-/// Encodes `body` through `stages`.
+/// Encodes `body` through `stages`, in frames of `stages_frame_size` plaintext bytes.
 ///
 /// # Errors
 /// The body failed (a checksum or signature error, a truncated upload: the caller's verdict
@@ -42,11 +42,12 @@ type InFlight = (u64, Pending, OwnedSemaphorePermit);
 pub async fn encode(
     p: &Arc<Pipelines>,
     stages: Arc<[StageRun]>,
+    stages_frame_size: usize,
     req: &PipelineRequest,
     body: Option<StreamingBlob>,
 ) -> Result<Encoded, S3Error> {
     let window = 2 * p.runtime.parallelism();
-    let frame_size = p.frame_size;
+    let frame_size = stages_frame_size;
     let mut md5 = Md5::new();
     let mut index = Index::default();
     index.start_part();

@@ -39,7 +39,7 @@ use crate::streamlet::{
     Call, ChunkInfo, Direction, FrameInfo, Limits, Loaded, Runtime, SharedContext, StreamletError,
 };
 
-/// Default plaintext bytes per frame (`docs/formats.md` §1).
+/// Default plaintext bytes per frame (`docs/formats.md` §1; a policy's `frameSize` overrides).
 pub const FRAME_SIZE: usize = 1 << 20;
 
 /// Encoded bodies up to this size wait in memory; larger ones spool to a file (16 concurrent
@@ -55,7 +55,6 @@ pub struct Pipelines {
     pub runtime: Arc<Runtime>,
     meta: Arc<dyn MetaStore>,
     spool_dir: PathBuf,
-    pub frame_size: usize,
     metrics: Arc<Metrics>,
     pub indexes: index_cache::IndexCache,
     /// Frames in flight through encoding, all requests together ([`FRAMES_PER_THREAD`]).
@@ -94,7 +93,6 @@ impl Pipelines {
             runtime,
             meta,
             spool_dir,
-            frame_size: FRAME_SIZE,
             metrics,
             indexes: index_cache::IndexCache::default(),
             frames: Arc::new(tokio::sync::Semaphore::new(

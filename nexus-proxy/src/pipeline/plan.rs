@@ -44,6 +44,8 @@ pub struct Plan {
     /// `name@version` of the policy.
     pub policy: String,
     pub stages: Vec<StagePlan>,
+    /// Plaintext bytes per frame.
+    pub frame_size: usize,
 }
 
 impl Plan {
@@ -93,6 +95,11 @@ impl Plan {
         Ok(Self {
             policy: format!("{}@{}", policy.name, policy.version),
             stages,
+            frame_size: policy
+                .spec
+                .frame_size
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(super::FRAME_SIZE),
         })
     }
 
@@ -163,6 +170,9 @@ pub fn data_sources(set: &PolicySet, policy: &CompiledPolicy) -> Result<Vec<Stag
 pub struct PlanRecord {
     pub policy: String,
     pub stages: Vec<StageRecord>,
+    /// Absent in records written before frame sizes were configurable: the default.
+    #[serde(default)]
+    pub frame_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -191,6 +201,7 @@ impl From<&Plan> for PlanRecord {
                     reversible: s.reversible,
                 })
                 .collect(),
+            frame_size: Some(p.frame_size),
         }
     }
 }
@@ -218,6 +229,7 @@ impl TryFrom<PlanRecord> for Plan {
         Ok(Self {
             policy: r.policy,
             stages,
+            frame_size: r.frame_size.unwrap_or(super::FRAME_SIZE),
         })
     }
 }

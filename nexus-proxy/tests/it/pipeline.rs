@@ -1251,3 +1251,186 @@ async fn ranged_reads_after_an_overwrite_see_the_new_object() {
     })
     .await;
 }
+
+/// A policy's `frameSize` decides how objects written under it are cut (and is kept with
+/// multipart uploads from Create on); reads do not depend on it.
+#[tokio::test]
+async fn the_policy_frame_size_cuts_the_frames() {
+    bounded(120, "frameSize", async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let policy = std::fs::read_to_string(policies_dir().join("kafka-logs-zstd.yaml"))
+            .expect("policy")
+            .replace("  pipeline:\n", "  frameSize: 256KiB\n  pipeline:\n");
+        std::fs::write(dir.path().join("p.yaml"), policy).expect("write");
+        let proxy = Proxy::start(Options {
+            policies: Some(dir.path().to_owned()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let calls = || async {
+            crate::support::metrics::scrape(proxy.admin).await.value(
+                "nexus_streamlet_call_duration_seconds_count",
+                &[("streamlet", "compress-zstd")],
+            )
+        };
+        let data = logs((3 << 19) + 1000); // 1.5 MiB + 1000: six full 256 KiB frames and a bit
+        let key = kafka_key("logs-frames", "log");
+        let before = calls().await;
+        client
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(calls().await - before, 7.0, "frames of 256 KiB");
+        let (body, _) = get_range(&client, &key, "bytes=262000-262999").await;
+        assert!(body == data[262_000..263_000], "a range across two frames");
+        let got = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            got.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .as_ref()
+                == data.as_slice()
+        );
+
+        // Parts are cut the same way.
+        let key = kafka_key("logs-frames-mp", "log");
+        let up = client
+            .create_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("create");
+        let before = calls().await;
+        client
+            .upload_part()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(up.upload_id().expect("id"))
+            .part_number(1)
+            .body(ByteStream::from(data[..1 << 20].to_vec()))
+            .send()
+            .await
+            .expect("part");
+        assert_eq!(
+            calls().await - before,
+            4.0,
+            "a 1 MiB part in 256 KiB frames"
+        );
+        proxy.shutdown().await;
+    })
+    .await;
+}
+
+/// A staged upload lives in the output store, so another worker continues it: Create on one
+/// worker, parts on another (as after the first one died), Complete on the first, read on
+/// either.
+#[tokio::test]
+async fn a_staged_upload_continues_on_another_worker() {
+    bounded(120, "upload across workers", async {
+        let fs = S3sFsServer::start().await;
+        let start = || {
+            Proxy::start(Options {
+                backend: Some(fs.endpoint.clone()),
+                policies: Some(policies_dir()),
+                streamlets: Some(dist()),
+                ..Options::default()
+            })
+        };
+        let (a, b) = (start().await, start().await);
+        let (ca, cb) = (a.client(), b.client());
+        ca.create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let key = kafka_key("logs-handover", "log");
+        let data = logs((5 << 20) + 777_777);
+        let up = ca
+            .create_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("create on A");
+        let id = up.upload_id().expect("id").to_owned();
+        a.shutdown().await; // A goes away with the upload open
+        let mut parts = Vec::new();
+        for (n, chunk) in [(1, &data[..5 << 20]), (2, &data[5 << 20..])] {
+            let out = cb
+                .upload_part()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .upload_id(&id)
+                .part_number(n)
+                .body(ByteStream::from(chunk.to_vec()))
+                .send()
+                .await
+                .expect("part on B");
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .set_e_tag(out.e_tag().map(str::to_owned))
+                    .build(),
+            );
+        }
+        let c = start().await; // a new worker completes it
+        let done = c
+            .client()
+            .complete_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("complete on C");
+        assert_eq!(
+            done.e_tag(),
+            Some(crate::support::multipart_etag(&[&data[..5 << 20], &data[5 << 20..]]).as_str())
+        );
+        let got = cb
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("get on B");
+        assert!(
+            got.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .as_ref()
+                == data.as_slice()
+        );
+        b.shutdown().await;
+        c.shutdown().await;
+    })
+    .await;
+}
