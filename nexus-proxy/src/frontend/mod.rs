@@ -13,6 +13,7 @@ mod pre_get;
 mod recorded;
 pub mod staging_gc;
 mod transformed;
+mod uploads_list;
 
 pub use self::classify::Grammars;
 pub use self::recorded::hide as hide_recorded;

@@ -11,7 +11,8 @@
 //! - CompleteMultipartUpload checks the client's list as S3 does, then streams the staged
 //!   frames, in part order, into one NXF1 object with a merged index (part boundaries kept) and
 //!   the multipart ETag over the plaintext parts, and deletes the staging objects;
-//! - ListParts lists the staged parts; AbortMultipartUpload deletes them.
+//! - ListParts lists the staged parts; ListMultipartUploads lists staged uploads beside the
+//!   store's own ([`super::uploads_list`]); AbortMultipartUpload deletes them.
 //!
 //! All state is in the output store, so any worker can continue an upload another started,
 //! and a Complete interrupted half-way is redone by the client's retry. Listings never show
@@ -278,6 +279,23 @@ impl Frontend {
         key: &str,
         id: &str,
     ) -> S3Result<UploadRecord> {
+        let record = self
+            .read_record(like, bucket, id)
+            .await?
+            .ok_or_else(no_such_upload)?;
+        if record.key != key {
+            return Err(no_such_upload());
+        }
+        Ok(record)
+    }
+
+    /// The upload record of `id`, if there is one.
+    async fn read_record(
+        &self,
+        like: &S3Request<()>,
+        bucket: &str,
+        id: &str,
+    ) -> S3Result<Option<UploadRecord>> {
         let input = GetObjectInput::builder()
             .bucket(bucket.to_owned())
             .key(record_key(id))
@@ -285,7 +303,7 @@ impl Frontend {
             .map_err(internal_error)?;
         let out = match self.store.get_object(internal(like, input)).await {
             Ok(o) => o.output,
-            Err(e) if *e.code() == S3ErrorCode::NoSuchKey => return Err(no_such_upload()),
+            Err(e) if *e.code() == S3ErrorCode::NoSuchKey => return Ok(None),
             Err(e) => return Err(e),
         };
         let mut body = Vec::new();
@@ -294,11 +312,65 @@ impl Frontend {
                 body.extend_from_slice(&chunk.map_err(internal_error)?);
             }
         }
-        let record: UploadRecord = serde_json::from_slice(&body).map_err(internal_error)?;
-        if record.key != key {
-            return Err(no_such_upload());
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(internal_error)
+    }
+
+    /// Every staged upload of `bucket` whose key starts with `prefix`: (key, upload id,
+    /// initiated, storage class), in no particular order.
+    pub(super) async fn staged_uploads(
+        &self,
+        like: &S3Request<()>,
+        bucket: &str,
+        prefix: &str,
+    ) -> S3Result<Vec<MultipartUpload>> {
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let input = ListObjectsV2Input::builder()
+                .bucket(bucket.to_owned())
+                .prefix(Some(STAGING.to_owned()))
+                .continuation_token(token.take())
+                .build()
+                .map_err(internal_error)?;
+            let out = self
+                .store
+                .list_objects_v2(internal(like, input))
+                .await?
+                .output;
+            for o in out.contents.unwrap_or_default() {
+                let Some(id) = o
+                    .key
+                    .as_deref()
+                    .and_then(|k| k.strip_prefix(STAGING)?.strip_suffix("/upload"))
+                else {
+                    continue;
+                };
+                // Gone meanwhile (completed, aborted): not listed.
+                let Some(record) = self.read_record(like, bucket, id).await? else {
+                    continue;
+                };
+                if !record.key.starts_with(prefix) {
+                    continue;
+                }
+                found.push(MultipartUpload {
+                    key: Some(record.key.clone()),
+                    upload_id: Some(id.to_owned()),
+                    initiated: o.last_modified.clone(),
+                    storage_class: record.headers.storage_class.clone().map(StorageClass::from),
+                    checksum_algorithm: record
+                        .checksum
+                        .as_ref()
+                        .map(|(a, _)| s3s::dto::ChecksumAlgorithm::from(a.clone())),
+                    ..MultipartUpload::default()
+                });
+            }
+            match out.next_continuation_token {
+                Some(t) if out.is_truncated == Some(true) => token = Some(t),
+                _ => return Ok(found),
+            }
         }
-        Ok(record)
     }
 
     /// Encodes one part's plaintext and stages it; the part ETag is its plaintext MD5.

@@ -106,7 +106,6 @@ s3_impl! {
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
         delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
     }
 
@@ -117,6 +116,14 @@ s3_impl! {
         delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
     }
     special {
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let ctx = request_ctx(&req);
+        self.list_uploads(req).await.map_err(|e| stamp(ctx.as_deref(), e))
+    }
+
     async fn list_objects(
         &self,
         req: S3Request<ListObjectsInput>,

@@ -1434,3 +1434,179 @@ async fn a_staged_upload_continues_on_another_worker() {
     })
     .await;
 }
+
+/// ListMultipartUploads shows staged uploads (transformed objects) beside the store's own
+/// (pass-through), in key order, with prefix, page size and markers.
+#[tokio::test]
+async fn staged_uploads_are_listed_with_the_stores_own() {
+    bounded(60, "ListMultipartUploads", async {
+        let proxy = Proxy::start(Options {
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let staged_key = kafka_key("logs-listed", "log");
+        let plain_key = kafka_key("logs-listed", "indexes"); // aux: passes through
+        let mut ids = Vec::new();
+        for key in [&staged_key, &plain_key] {
+            let up = client
+                .create_multipart_upload()
+                .bucket("kafka-tiered")
+                .key(key)
+                .send()
+                .await
+                .expect("create");
+            ids.push(up.upload_id().expect("id").to_owned());
+        }
+        assert!(
+            ids[0].starts_with("nx1.") && !ids[1].starts_with("nx1."),
+            "{ids:?}"
+        );
+        let list =
+            |prefix: Option<&str>, max: Option<i32>, km: Option<String>, im: Option<String>| {
+                let client = client.clone();
+                let prefix = prefix.map(str::to_owned);
+                async move {
+                    let out = client
+                        .list_multipart_uploads()
+                        .bucket("kafka-tiered")
+                        .set_prefix(prefix)
+                        .set_max_uploads(max)
+                        .set_key_marker(km)
+                        .set_upload_id_marker(im)
+                        .send()
+                        .await
+                        .expect("list uploads");
+                    let got: Vec<(String, String)> = out
+                        .uploads()
+                        .iter()
+                        .map(|u| {
+                            (
+                                u.key().unwrap_or("").to_owned(),
+                                u.upload_id().unwrap_or("").to_owned(),
+                            )
+                        })
+                        .collect();
+                    (
+                        got,
+                        out.is_truncated(),
+                        out.next_key_marker().map(str::to_owned),
+                        out.next_upload_id_marker().map(str::to_owned),
+                    )
+                }
+            };
+        let mut want = vec![
+            (staged_key.clone(), ids[0].clone()),
+            (plain_key.clone(), ids[1].clone()),
+        ];
+        want.sort();
+        let (all, truncated, _, _) = list(None, None, None, None).await;
+        assert_eq!(all, want);
+        assert_eq!(truncated, Some(false));
+        let (first, truncated, km, im) = list(None, Some(1), None, None).await;
+        assert_eq!((first.as_slice(), truncated), (&want[..1], Some(true)));
+        let (second, _, _, _) = list(None, Some(1), km, im).await;
+        assert_eq!(second, want[1..]);
+        let (only, _, _, _) = list(Some(&staged_key), None, None, None).await;
+        assert_eq!(only, vec![(staged_key.clone(), ids[0].clone())]);
+        client
+            .abort_multipart_upload()
+            .bucket("kafka-tiered")
+            .key(&staged_key)
+            .upload_id(&ids[0])
+            .send()
+            .await
+            .expect("abort");
+        let (left, _, _, _) = list(None, None, None, None).await;
+        assert_eq!(left, vec![(plain_key, ids[1].clone())]);
+        proxy.shutdown().await;
+    })
+    .await;
+}
+
+/// The shipped `tag` streamlet (example policy `generic-archive-tagged-gzip`) puts its entries
+/// into the object's context, which is stored with the object; gzip still runs after it and
+/// the object reads back as written.
+#[tokio::test]
+async fn tag_stores_its_entries_with_the_object() {
+    use base64::Engine as _;
+    bounded(60, "tag", async {
+        let fs = S3sFsServer::start().await;
+        let proxy = Proxy::start(Options {
+            backend: Some(fs.endpoint.clone()),
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("archive")
+            .send()
+            .await
+            .expect("bucket");
+        let data = logs(1_500_000);
+        client
+            .put_object()
+            .bucket("archive")
+            .key("reports/2026-12.log")
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .expect("put");
+        let stored = proxy
+            .backend_client(&fs.endpoint)
+            .head_object()
+            .bucket("archive")
+            .key("reports/2026-12.log")
+            .send()
+            .await
+            .expect("backend head");
+        let meta = stored.metadata().cloned().unwrap_or_default();
+        let ctx = meta.get("nexus-ctx").expect("context stored");
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(ctx)
+            .expect("base64url");
+        let entries: std::collections::BTreeMap<String, String> =
+            serde_json::from_slice(&json).expect("json");
+        assert_eq!(
+            entries,
+            [("team", "storage"), ("tier", "archive")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into()
+        );
+        assert!(
+            meta.get("nexus-pipeline")
+                .is_some_and(|p| p.starts_with("compress-gzip@")),
+            "tag runs on PUT only, so only gzip is recorded for reads: {meta:?}"
+        );
+        assert!(stored.content_length().unwrap_or(0) * 3 < data.len() as i64);
+        let got = client
+            .get_object()
+            .bucket("archive")
+            .key("reports/2026-12.log")
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            got.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .as_ref()
+                == data.as_slice()
+        );
+        proxy.shutdown().await;
+    })
+    .await;
+}
