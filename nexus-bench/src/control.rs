@@ -386,6 +386,22 @@ impl Drop for PolicyWorker {
     }
 }
 
+/// The worker flags that put the bench backend at `url` behind it.
+#[must_use]
+pub fn backend_args(url: &str) -> [&str; 9] {
+    [
+        "--backend-endpoint",
+        url,
+        "--backend-region",
+        "us-east-1",
+        "--backend-access-key",
+        procs::ACCESS_KEY,
+        "--backend-secret-key",
+        procs::SECRET_KEY,
+        "--backend-path-style",
+    ]
+}
+
 /// A client with the bench credentials, payload signing and checksums off.
 #[must_use]
 pub fn bench_client(endpoint: String) -> aws_sdk_s3::Client {
@@ -440,17 +456,7 @@ pub async fn pipeline(
         proxy_bin,
         streamlets,
         &policies,
-        &[
-            "--backend-endpoint",
-            &backend_url,
-            "--backend-region",
-            "us-east-1",
-            "--backend-access-key",
-            procs::ACCESS_KEY,
-            "--backend-secret-key",
-            procs::SECRET_KEY,
-            "--backend-path-style",
-        ],
+        &backend_args(&backend_url),
     )
     .await?;
     let direct = bench_client(backend_url.clone());

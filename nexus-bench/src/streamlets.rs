@@ -22,7 +22,7 @@ use anyhow::{Context as _, ensure};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
-use crate::control::{PolicyWorker, generic_policy};
+use crate::control::{PolicyWorker, backend_args, generic_policy};
 use crate::pattern::PatternBody;
 use crate::{procs, procstat};
 
@@ -339,17 +339,7 @@ async fn memory(
         proxy_bin,
         streamlets,
         &policy(level),
-        &[
-            "--backend-endpoint",
-            &backend_url,
-            "--backend-region",
-            "us-east-1",
-            "--backend-access-key",
-            procs::ACCESS_KEY,
-            "--backend-secret-key",
-            procs::SECRET_KEY,
-            "--backend-path-style",
-        ],
+        &backend_args(&backend_url),
     )
     .await?;
     let s3 = worker.client();

@@ -183,6 +183,34 @@ fn part_key(id: &str, n: i32) -> String {
     format!("{STAGING}{id}/part-{n:05}")
 }
 
+/// Every object of `bucket` under `prefix`, all pages.
+///
+/// # Errors
+/// The store's answer.
+pub(super) async fn list_all(
+    store: &Arc<dyn s3s::S3>,
+    like: &S3Request<()>,
+    bucket: &str,
+    prefix: &str,
+) -> S3Result<Vec<Object>> {
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let input = ListObjectsV2Input::builder()
+            .bucket(bucket.to_owned())
+            .prefix(Some(prefix.to_owned()))
+            .continuation_token(token.take())
+            .build()
+            .map_err(internal_error)?;
+        let out = store.list_objects_v2(internal(like, input)).await?.output;
+        all.extend(out.contents.unwrap_or_default());
+        match out.next_continuation_token {
+            Some(t) if out.is_truncated == Some(true) => token = Some(t),
+            _ => return Ok(all),
+        }
+    }
+}
+
 fn internal_error(e: impl std::fmt::Display) -> S3Error {
     S3Error::with_message(S3ErrorCode::InternalError, e.to_string())
 }
@@ -326,51 +354,34 @@ impl Frontend {
         prefix: &str,
     ) -> S3Result<Vec<MultipartUpload>> {
         let mut found = Vec::new();
-        let mut token = None;
-        loop {
-            let input = ListObjectsV2Input::builder()
-                .bucket(bucket.to_owned())
-                .prefix(Some(STAGING.to_owned()))
-                .continuation_token(token.take())
-                .build()
-                .map_err(internal_error)?;
-            let out = self
-                .store
-                .list_objects_v2(internal(like, input))
-                .await?
-                .output;
-            for o in out.contents.unwrap_or_default() {
-                let Some(id) = o
-                    .key
-                    .as_deref()
-                    .and_then(|k| k.strip_prefix(STAGING)?.strip_suffix("/upload"))
-                else {
-                    continue;
-                };
-                // Gone meanwhile (completed, aborted): not listed.
-                let Some(record) = self.read_record(like, bucket, id).await? else {
-                    continue;
-                };
-                if !record.key.starts_with(prefix) {
-                    continue;
-                }
-                found.push(MultipartUpload {
-                    key: Some(record.key.clone()),
-                    upload_id: Some(id.to_owned()),
-                    initiated: o.last_modified.clone(),
-                    storage_class: record.headers.storage_class.clone().map(StorageClass::from),
-                    checksum_algorithm: record
-                        .checksum
-                        .as_ref()
-                        .map(|(a, _)| s3s::dto::ChecksumAlgorithm::from(a.clone())),
-                    ..MultipartUpload::default()
-                });
+        for o in list_all(&self.store, like, bucket, STAGING).await? {
+            let Some(id) = o
+                .key
+                .as_deref()
+                .and_then(|k| k.strip_prefix(STAGING)?.strip_suffix("/upload"))
+            else {
+                continue;
+            };
+            // Gone meanwhile (completed, aborted): not listed.
+            let Some(record) = self.read_record(like, bucket, id).await? else {
+                continue;
+            };
+            if !record.key.starts_with(prefix) {
+                continue;
             }
-            match out.next_continuation_token {
-                Some(t) if out.is_truncated == Some(true) => token = Some(t),
-                _ => return Ok(found),
-            }
+            found.push(MultipartUpload {
+                key: Some(record.key.clone()),
+                upload_id: Some(id.to_owned()),
+                initiated: o.last_modified.clone(),
+                storage_class: record.headers.storage_class.clone().map(StorageClass::from),
+                checksum_algorithm: record
+                    .checksum
+                    .as_ref()
+                    .map(|(a, _)| s3s::dto::ChecksumAlgorithm::from(a.clone())),
+                ..MultipartUpload::default()
+            });
         }
+        Ok(found)
     }
 
     /// Encodes one part's plaintext and stages it; the part ETag is its plaintext MD5.
@@ -848,31 +859,8 @@ impl Frontend {
         bucket: &str,
         id: &str,
     ) -> S3Result<Vec<String>> {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let input = ListObjectsV2Input::builder()
-                .bucket(bucket.to_owned())
-                .prefix(Some(format!("{STAGING}{id}/")))
-                .continuation_token(token.take())
-                .build()
-                .map_err(internal_error)?;
-            let out = self
-                .store
-                .list_objects_v2(internal(like, input))
-                .await?
-                .output;
-            keys.extend(
-                out.contents
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|o| o.key),
-            );
-            match out.next_continuation_token {
-                Some(t) if out.is_truncated == Some(true) => token = Some(t),
-                _ => return Ok(keys),
-            }
-        }
+        let objects = list_all(&self.store, like, bucket, &format!("{STAGING}{id}/")).await?;
+        Ok(objects.into_iter().filter_map(|o| o.key).collect())
     }
 
     async fn delete_staging(&self, like: &S3Request<()>, bucket: &str, id: &str) -> S3Result<()> {

@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use s3s::dto::{DeleteObjectInput, ListBucketsInput, ListObjectsV2Input, Timestamp};
+use s3s::dto::{DeleteObjectInput, ListBucketsInput, Timestamp};
 use s3s::{S3, S3Request, S3Result};
 
-use super::multipart::STAGING;
+use super::multipart::{STAGING, list_all};
 
 /// How long a record-less staged part may exist (a Complete or Abort deleting it, a part
 /// upload racing them).
@@ -95,30 +95,16 @@ async fn sweep_bucket(
     now: SystemTime,
 ) -> S3Result<Swept> {
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let input = ListObjectsV2Input::builder()
-            .bucket(bucket.to_owned())
-            .prefix(Some(STAGING.to_owned()))
-            .continuation_token(token.take())
-            .build()
-            .map_err(internal)?;
-        let out = store.list_objects_v2(request(input)).await?.output;
-        for o in out.contents.unwrap_or_default() {
-            let Some(key) = o.key else { continue };
-            let Some((id, name)) = key[STAGING.len()..].split_once('/') else {
-                continue;
-            };
-            let g = groups.entry(id.to_owned()).or_default();
-            g.has_record |= name == "upload";
-            let t = o.last_modified.as_ref().and_then(system_time);
-            g.newest = g.newest.max(t);
-            g.keys.push(key);
-        }
-        match out.next_continuation_token {
-            Some(t) if out.is_truncated == Some(true) => token = Some(t),
-            _ => break,
-        }
+    for o in list_all(store, &request(()), bucket, STAGING).await? {
+        let Some(key) = o.key else { continue };
+        let Some((id, name)) = key[STAGING.len()..].split_once('/') else {
+            continue;
+        };
+        let g = groups.entry(id.to_owned()).or_default();
+        g.has_record |= name == "upload";
+        let t = o.last_modified.as_ref().and_then(system_time);
+        g.newest = g.newest.max(t);
+        g.keys.push(key);
     }
     let mut swept = Swept::default();
     for (id, mut g) in groups {
