@@ -30,6 +30,9 @@ pub struct PolicySet {
     grammars: HashMap<String, KeyGrammar>,
     /// Every resource of the snapshot that parsed (stores, streamlets, swarmlets too).
     pub resources: Vec<Resource>,
+    /// Positions in `resources` by kind, so a lookup of one kind (streamlets on every
+    /// request) does not walk a thousand policies.
+    by_kind: HashMap<ResourceKind, Vec<usize>>,
 }
 
 impl PolicySet {
@@ -76,6 +79,10 @@ impl PolicySet {
                             spec: spec.clone(),
                         });
                 }
+                set.by_kind
+                    .entry(r.kind())
+                    .or_default()
+                    .push(set.resources.len());
                 set.resources.push(r);
             }
         }
@@ -146,6 +153,10 @@ impl PolicySet {
 
     /// The resources of one kind.
     pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = &Resource> {
-        self.resources.iter().filter(move |r| r.kind() == kind)
+        self.by_kind
+            .get(&kind)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.resources.get(i))
     }
 }

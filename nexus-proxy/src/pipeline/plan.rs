@@ -366,8 +366,7 @@ pub trait Streamlets {
 
 impl Streamlets for PolicySet {
     fn streamlets(&self) -> impl Iterator<Item = (&str, &StreamletSpec)> {
-        self.resources
-            .iter()
+        self.of_kind(nexus_core::meta::ResourceKind::Streamlet)
             .filter_map(|r: &Resource| match &r.spec {
                 Spec::Streamlet { metadata, spec } => Some((metadata.name.as_str(), spec)),
                 _ => None,
