@@ -209,3 +209,101 @@ async fn data_source_streamlets_decide_reads() {
     })
     .await;
 }
+
+/// A data-source stage and a byte stage in one policy: writes skip the data-source stage and
+/// are compressed; reads run it first, then decode what is stored.
+#[tokio::test]
+async fn a_data_source_stage_beside_a_byte_stage() {
+    bounded(60, "data-source and byte stages", async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("mixed.yaml"),
+            r#"
+apiVersion: nexus/v1
+kind: Policy
+metadata:
+  name: mixed
+spec:
+  system: generic
+  target:
+    bucket: mixed
+  pipeline:
+    - streamlet: read-rules
+      location: edge
+      params:
+        denyPrefix: secret/
+        denyStatus: 404
+    - streamlet: compress-zstd
+      location: edge
+      params:
+        level: 3
+"#,
+        )
+        .expect("policy");
+        let proxy = Proxy::start(Options {
+            policies: Some(dir.path().to_owned()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("mixed")
+            .send()
+            .await
+            .expect("bucket");
+        let data = logs(2_500_000);
+        for key in ["open/a.log", "secret/b.log"] {
+            client
+                .put_object()
+                .bucket("mixed")
+                .key(key)
+                .body(ByteStream::from(data.clone()))
+                .send()
+                .await
+                .expect("put");
+        }
+        let m = crate::support::metrics::scrape(proxy.admin).await;
+        let stored = m.value("nexus_pipeline_stored_bytes_total", &[("policy", "mixed")]);
+        assert!(
+            stored > 0.0 && stored * 3.0 < 2.0 * data.len() as f64,
+            "both written compressed: {stored}"
+        );
+        let got = client
+            .get_object()
+            .bucket("mixed")
+            .key("open/a.log")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(got.e_tag(), Some(quoted_md5(&data).as_str()));
+        assert!(
+            got.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .as_ref()
+                == data.as_slice()
+        );
+        let err = client
+            .get_object()
+            .bucket("mixed")
+            .key("secret/b.log")
+            .send()
+            .await
+            .expect_err("denied");
+        assert_eq!(status_and_code(&err), (404, "NoSuchKey".to_owned()));
+        let err = client
+            .head_object()
+            .bucket("mixed")
+            .key("secret/b.log")
+            .send()
+            .await
+            .expect_err("HEAD denied too");
+        assert_eq!(status_and_code(&err).0, 404);
+        proxy.shutdown().await;
+    })
+    .await;
+}
