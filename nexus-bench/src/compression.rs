@@ -107,11 +107,11 @@ fn segment(records: &[&[u8]], per_batch: usize, codec: Codec) -> anyhow::Result<
     Ok(out)
 }
 
-/// Runs the comparison over the `.log` files of `loghub`; the Markdown report.
+/// The `.log` files of the loghub directory, sorted.
 ///
 /// # Errors
-/// The data or the worker is missing, or a PUT fails.
-pub async fn run(proxy_bin: &Path, streamlets: &Path, loghub: &Path) -> anyhow::Result<String> {
+/// The directory cannot be read or holds no `.log` file.
+pub fn log_files(loghub: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(loghub)
         .with_context(|| format!("reading {}", loghub.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -119,6 +119,15 @@ pub async fn run(proxy_bin: &Path, streamlets: &Path, loghub: &Path) -> anyhow::
         .collect();
     files.sort();
     ensure!(!files.is_empty(), "no .log files in {}", loghub.display());
+    Ok(files)
+}
+
+/// Runs the comparison over the `.log` files of `loghub`; the Markdown report.
+///
+/// # Errors
+/// The data or the worker is missing, or a PUT fails.
+pub async fn run(proxy_bin: &Path, streamlets: &Path, loghub: &Path) -> anyhow::Result<String> {
+    let files = log_files(loghub)?;
 
     let policies = generic_policy("nexus-gzip", "seg-gzip", &["compress-gzip"])
         + &generic_policy("nexus-zstd", "seg-zstd", &["compress-zstd"]);

@@ -40,15 +40,8 @@ pub enum Part {
 
 /// The loghub `.log` files, concatenated with a marker between rounds, to at least 8 MiB.
 fn text(loghub: &Path) -> anyhow::Result<Bytes> {
-    let mut files: Vec<_> = std::fs::read_dir(loghub)
-        .with_context(|| format!("reading {}", loghub.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "log"))
-        .collect();
-    files.sort();
-    ensure!(!files.is_empty(), "no .log files in {}", loghub.display());
     let mut all = Vec::new();
-    for f in &files {
+    for f in &crate::compression::log_files(loghub)? {
         all.extend(std::fs::read(f)?);
     }
     let mut out = Vec::new();
@@ -277,7 +270,7 @@ async fn range(
         .collect();
     let range = format!("bytes={}-{}", SIZE - MIB, SIZE - 1);
     let mut times = [Vec::new(), Vec::new()];
-    for i in 0..=READS {
+    for _ in 0..=READS {
         for (j, bucket) in ["seg", "plain"].into_iter().enumerate() {
             let started = Instant::now();
             let got = s3
@@ -298,16 +291,15 @@ async fn range(
                 "{bucket}: wrong bytes at the end"
             );
             times[j].push(took);
-            let _ = i;
         }
     }
     let first = [times[0][0], times[1][0]];
-    let median = |v: &mut Vec<Duration>| {
+    let median = |v: &[Duration]| {
         let mut rest = v[1..].to_vec();
         rest.sort();
         rest[rest.len() / 2]
     };
-    let (mc, mp) = (median(&mut times[0]), median(&mut times[1]));
+    let (mc, mp) = (median(&times[0]), median(&times[1]));
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     writeln!(
         out,

@@ -431,6 +431,39 @@ pub fn multipart_etag<'a>(part_etags: impl IntoIterator<Item = &'a str>) -> Opti
 #[cfg(test)]
 mod tests;
 
+/// The `checksum_*` fields of an s3s input, output or part that are set, as [`Checksums`] (the
+/// reverse of [`fill_checksums!`]).
+#[macro_export]
+macro_rules! read_checksums {
+    ($x:expr) => {{
+        let mut found = $crate::checksum::Checksums::default();
+        for (algorithm, value) in [
+            (
+                $crate::checksum::ChecksumAlgorithm::Crc32,
+                &$x.checksum_crc32,
+            ),
+            (
+                $crate::checksum::ChecksumAlgorithm::Crc32c,
+                &$x.checksum_crc32c,
+            ),
+            (
+                $crate::checksum::ChecksumAlgorithm::Crc64Nvme,
+                &$x.checksum_crc64nvme,
+            ),
+            ($crate::checksum::ChecksumAlgorithm::Sha1, &$x.checksum_sha1),
+            (
+                $crate::checksum::ChecksumAlgorithm::Sha256,
+                &$x.checksum_sha256,
+            ),
+        ] {
+            if let Some(v) = value {
+                found.set(algorithm, v.clone());
+            }
+        }
+        found
+    }};
+}
+
 /// Sets the `checksum_*` fields of an s3s input or output from [`Checksums`].
 #[macro_export]
 macro_rules! fill_checksums {

@@ -33,7 +33,7 @@ use super::ingest::Verdict;
 use super::transformed::{chunk_info, record_transformed, request_id, shell};
 use super::{Frontend, Observed, recorded};
 use crate::pipeline::PipelineRequest;
-use crate::pipeline::checksum::{LogicalChecksum, digesting};
+use crate::pipeline::checksum::{LogicalChecksum, checksum_type, digesting};
 use crate::pipeline::decode::{self, get_stored, internal, read_index};
 use crate::pipeline::encode::{Encoded, encode};
 use crate::pipeline::plan::{Plan, PlanRecord, keys};
@@ -269,9 +269,7 @@ impl Frontend {
             key: Some(input.key),
             upload_id: Some(id),
             checksum_algorithm: input.checksum_algorithm,
-            checksum_type: checksum.map(|(_, full)| {
-                ChecksumType::from(if full { "FULL_OBJECT" } else { "COMPOSITE" }.to_owned())
-            }),
+            checksum_type: checksum.map(|(_, full)| checksum_type(full)),
             ..CreateMultipartUploadOutput::default()
         }))
     }
@@ -681,19 +679,7 @@ impl Frontend {
                     .ok_or_else(|| {
                         internal_error(format!("staged part {n} has no {algorithm} checksum"))
                     })?;
-                let mut claimed = nexus_store::checksum::Checksums::default();
-                for (a, v) in [
-                    (ChecksumAlgorithm::Crc32, &p.checksum_crc32),
-                    (ChecksumAlgorithm::Crc32c, &p.checksum_crc32c),
-                    (ChecksumAlgorithm::Crc64Nvme, &p.checksum_crc64nvme),
-                    (ChecksumAlgorithm::Sha1, &p.checksum_sha1),
-                    (ChecksumAlgorithm::Sha256, &p.checksum_sha256),
-                ] {
-                    if let Some(v) = v {
-                        claimed.set(a, v.clone());
-                    }
-                }
-                if claimed
+                if nexus_store::read_checksums!(p)
                     .iter()
                     .any(|(a, v)| a != algorithm || v != ours.value)
                 {

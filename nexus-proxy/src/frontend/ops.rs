@@ -47,11 +47,7 @@ macro_rules! s3_impl {
 macro_rules! echo_checksum {
     ($out:expr, $verdict:expr) => {{
         let out = &mut $out;
-        let echoed = out.checksum_crc32.is_some()
-            || out.checksum_crc32c.is_some()
-            || out.checksum_crc64nvme.is_some()
-            || out.checksum_sha1.is_some()
-            || out.checksum_sha256.is_some();
+        let echoed = !nexus_store::read_checksums!(out).is_empty();
         if let Some((algorithm, value)) = $verdict.checksum().filter(|_| !echoed) {
             let mut c = nexus_store::checksum::Checksums::default();
             c.set(algorithm, value);

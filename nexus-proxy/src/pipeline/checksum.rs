@@ -58,15 +58,22 @@ impl LogicalChecksum {
     /// `x-amz-checksum-type`.
     #[must_use]
     pub fn checksum_type(&self) -> ChecksumType {
-        ChecksumType::from(
-            if self.composite() {
-                "COMPOSITE"
-            } else {
-                "FULL_OBJECT"
-            }
-            .to_owned(),
-        )
+        checksum_type(!self.composite())
     }
+}
+
+/// `x-amz-checksum-type` of a whole-object (`FULL_OBJECT`) or checksum-of-checksums
+/// (`COMPOSITE`) checksum.
+#[must_use]
+pub fn checksum_type(full_object: bool) -> ChecksumType {
+    ChecksumType::from(
+        if full_object {
+            "FULL_OBJECT"
+        } else {
+            "COMPOSITE"
+        }
+        .to_owned(),
+    )
 }
 
 /// Computes the `algorithm` checksum of a body as it streams through (for parts whose

@@ -2,7 +2,6 @@
 //! deciding each bucket's key grammar and matching objects, live changes and deletes picked up
 //! without a restart, Redis as the metadata store and the worker's behaviour when it is lost.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -10,11 +9,7 @@ use nexus_core::meta::test_util::RedisServer;
 use nexus_core::meta::{self, Batch, Change, ResourceKind};
 
 use crate::support::metrics::scrape;
-use crate::support::{Options, Proxy, bounded, raw};
-
-fn policies_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
-}
+use crate::support::{Options, Proxy, bounded, policies_dir, raw};
 
 /// An Aiven key under the example policy's prefix.
 fn kafka_key(topic: &str, suffix: &str) -> String {

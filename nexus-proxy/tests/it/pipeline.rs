@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirecti
 use nexus_core::meta::{self, Batch, Change, ResourceKind};
 
 use crate::support::backends::S3sFsServer;
-use crate::support::{Options, Proxy, bounded, status_and_code};
+use crate::support::{Options, Proxy, bounded, md5_hex, policies_dir, status_and_code};
 
 /// The built streamlets (`scripts/build-streamlets.sh`; `scripts/test.sh` runs it first).
 pub fn dist() -> PathBuf {
@@ -24,10 +24,6 @@ pub fn dist() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn policies_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
 }
 
 /// Real logs, repeated to `len` bytes (compressible like real segments, not trivially).
@@ -62,11 +58,6 @@ fn kafka_key(topic: &str, suffix: &str) -> String {
     format!(
         "tiered/{topic}-MWJ6FHTfRYy67jzwZdeqSQ/0/00000000000000004711-tqimKeZwStOEOwRzT3L5oQ.{suffix}"
     )
-}
-
-fn md5_hex(data: &[u8]) -> String {
-    use md5::Digest as _;
-    hex::encode(md5::Md5::digest(data))
 }
 
 async fn get_range(

@@ -6,7 +6,6 @@
 //! digests) must be the same in both runs, while the store holds compressed frames.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -16,7 +15,9 @@ use aws_sdk_s3::types::{
 
 use crate::pipeline::{dist, logs};
 use crate::support::backends::MotoServer;
-use crate::support::{Options, Proxy, bounded, copy_source, status_and_code};
+use crate::support::{
+    Options, Proxy, bounded, copy_source, md5_hex, policies_dir, status_and_code,
+};
 
 const MIB: usize = 1 << 20;
 
@@ -28,11 +29,6 @@ impl Seen {
     fn push(&mut self, line: String) {
         self.0.push(line);
     }
-}
-
-fn md5_hex(data: &[u8]) -> String {
-    use md5::Digest as _;
-    hex::encode(md5::Md5::digest(data))
 }
 
 fn sorted(meta: Option<&std::collections::HashMap<String, String>>) -> BTreeMap<String, String> {
@@ -679,10 +675,6 @@ fn assert_same(system: &str, direct: &Seen, nexus: &Seen) {
         nexus.0.len(),
         "{system}: number of responses"
     );
-}
-
-fn policies_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
 }
 
 /// Runs the three replays straight to moto and through `proxy`, comparing every response; with

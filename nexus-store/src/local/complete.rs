@@ -55,15 +55,8 @@ fn select_parts(
         if etag.value().trim_matches('"') != record.etag {
             return Err(invalid());
         }
-        let given = [
-            (ChecksumAlgorithm::Crc32, &part.checksum_crc32),
-            (ChecksumAlgorithm::Crc32c, &part.checksum_crc32c),
-            (ChecksumAlgorithm::Crc64Nvme, &part.checksum_crc64nvme),
-            (ChecksumAlgorithm::Sha1, &part.checksum_sha1),
-            (ChecksumAlgorithm::Sha256, &part.checksum_sha256),
-        ];
-        for (algorithm, value) in given {
-            if let (Some(value), Some(ours)) = (value, record.checksum(algorithm))
+        for (algorithm, value) in crate::read_checksums!(part).iter() {
+            if let Some(ours) = record.checksum(algorithm)
                 && value != ours
             {
                 return Err(invalid());
@@ -234,22 +227,17 @@ impl LocalStore {
             }
             parts.push((number, part));
         }
+        let expected = crate::read_checksums!(input)
+            .iter()
+            .map(|(a, v)| (a, v.to_owned()))
+            .collect();
         let req = Request {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
             upload_id: input.upload_id,
             parts,
             object_size: input.mpu_object_size,
-            expected: [
-                (ChecksumAlgorithm::Crc32, input.checksum_crc32),
-                (ChecksumAlgorithm::Crc32c, input.checksum_crc32c),
-                (ChecksumAlgorithm::Crc64Nvme, input.checksum_crc64nvme),
-                (ChecksumAlgorithm::Sha1, input.checksum_sha1),
-                (ChecksumAlgorithm::Sha256, input.checksum_sha256),
-            ]
-            .into_iter()
-            .filter_map(|(a, v)| v.map(|v| (a, v)))
-            .collect(),
+            expected,
             if_match: input.if_match,
             if_none_match: input.if_none_match,
         };

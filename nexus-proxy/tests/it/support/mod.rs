@@ -487,9 +487,19 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// The MD5 of `data`, hex.
+pub fn md5_hex(data: &[u8]) -> String {
+    hex::encode(Md5::digest(data))
+}
+
 /// `"<md5 hex>"`: S3's ETag of a single PUT.
 pub fn quoted_md5(data: &[u8]) -> String {
-    format!("\"{}\"", hex::encode(Md5::digest(data)))
+    format!("\"{}\"", md5_hex(data))
+}
+
+/// The example policies (`policies/`).
+pub fn policies_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
 }
 
 /// `"<md5 of the parts' md5s>-N"`: S3's ETag of a multipart object.
