@@ -153,13 +153,6 @@ pub fn prepare(
         ),
         _ => {}
     }
-    if spec.stateful {
-        problems.push(
-            "`stateful: true`: persistent state needs partition ownership (the mesh), which this \
-             release does not have yet"
-                .to_owned(),
-        );
-    }
     match component_surface(module) {
         Err(e) => problems.push(format!("module: {e}")),
         Ok(surface) => {
@@ -249,10 +242,9 @@ mod tests {
 
     #[test]
     fn descriptor_problems_are_all_reported() {
-        let bad = DESCRIPTOR.replace("interface: bytes", "interface: events\n  stateful: true");
+        let bad = DESCRIPTOR.replace("interface: bytes", "interface: events");
         let err = prepare(b"hello", "d.yaml", &bad).expect_err("bad");
         assert!(err.contains("host side"), "{err}");
-        assert!(err.contains("stateful: true"), "{err}");
         assert!(err.contains("not a WebAssembly component"), "{err}");
         let put_source = DESCRIPTOR
             .replace("interface: bytes", "interface: data-source")

@@ -9,6 +9,7 @@
 //! - [`meta`]: the metadata store (Redis or embedded) behind one interface, its change feed
 //!   and the snapshot cache workers serve from. The one module here that does IO.
 
+pub mod cluster;
 pub mod deploy;
 pub mod format;
 pub mod keys;

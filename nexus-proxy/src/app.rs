@@ -16,11 +16,14 @@ use crate::control::Control;
 use crate::edge::Edge;
 use crate::frontend::{Frontend, Grammars, staging_gc};
 use crate::host::VirtualHosts;
+use crate::mesh::Mesh;
 use crate::metrics::Metrics;
 use crate::named_stores::NamedStores;
 use crate::pipeline::Pipelines;
+use crate::state::StateService;
 use crate::streamlet::Runtime;
 use crate::{serve, store, tls};
+use nexus_core::cluster::RedisCluster;
 
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +75,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config.streamlet_threads,
     )
     .map_err(|e| StartError::Streamlets(format!("{e:#}")))?;
-    let pipelines = Arc::new(Pipelines::new(
+    let pipelines: Arc<Pipelines> = Arc::new(Pipelines::new(
         runtime,
         control.store(),
         config.data_dir.join(".nexus/spool"),
@@ -82,11 +85,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::clone(&store),
         matches!(config.backend, BackendConfig::Embedded { .. }),
     ));
+    let grammars = Grammars::new(config.grammars.clone(), Arc::clone(&control));
+    let hosts = VirtualHosts::new(config.virtual_host_domains.clone());
     let frontend = Frontend::new(
         Arc::clone(&store),
-        Grammars::new(config.grammars.clone(), Arc::clone(&control)),
+        grammars.clone(),
         Arc::clone(&metrics),
-        pipelines,
+        Arc::clone(&pipelines),
         named,
     );
     let mut builder = S3ServiceBuilder::new(frontend);
@@ -95,8 +100,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config.credentials.secret_key.clone(),
     ));
     builder.set_access(Authenticated);
-    builder.set_host(VirtualHosts::new(config.virtual_host_domains.clone()));
-    let edge = Edge::new(builder.build(), Arc::clone(&metrics));
+    builder.set_host(hosts.clone());
+    let s3 = builder.build();
     let admin = Admin::new(
         Arc::clone(&metrics),
         Arc::clone(&ready),
@@ -107,6 +112,44 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let admin_listener = bind(config.admin_listen).await?;
     let s3_addr = local_addr(&s3_listener, config.listen)?;
     let admin_addr = local_addr(&admin_listener, config.admin_listen)?;
+    // Joined once the S3 port is bound: peers may forward to us as soon as they see us.
+    let mesh = match &config.mesh {
+        Some(m) => Some(
+            Mesh::join(
+                m.clone(),
+                &config.meta,
+                Arc::clone(&control),
+                grammars,
+                hosts,
+                Arc::clone(&metrics),
+            )
+            .await
+            .map_err(StartError::Meta)?,
+        ),
+        None => {
+            info!("No --swarmlet: single-node mode, every pipeline stage runs on this worker.");
+            None
+        }
+    };
+    let state = match &mesh {
+        Some(m) => Some(StateService::new(
+            m.cluster().clone(),
+            true,
+            Arc::clone(&metrics),
+        )),
+        None if config.meta.starts_with("redis") => Some(StateService::new(
+            RedisCluster::connect(&config.meta)
+                .await
+                .map_err(|e| StartError::Meta(e.to_string()))?,
+            false,
+            Arc::clone(&metrics),
+        )),
+        None => None,
+    };
+    if let Some(s) = state {
+        let _ = pipelines.state.set(s);
+    }
+    let edge = Edge::new(s3, Arc::clone(&metrics), mesh.clone());
 
     let (shutdown, signal) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -127,6 +170,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         stopped(signal.clone()),
         grace,
     ));
+    if let Some(mesh) = &mesh {
+        tasks.spawn(Arc::clone(mesh).run(stopped(signal.clone())));
+    }
     tasks.spawn(staging_gc::run(
         store,
         config.staging_ttl,

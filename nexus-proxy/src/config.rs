@@ -119,6 +119,28 @@ pub struct Args {
     #[arg(long, env = "NEXUS_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
 
+    /// Join the mesh as a worker of this swarmlet (needs a Redis --meta and --cluster-secret).
+    /// Without it the worker runs alone: every stage here (single-node mode).
+    #[arg(long, env = "NEXUS_SWARMLET")]
+    pub swarmlet: Option<String>,
+
+    /// This worker's location (`edge`, `cloud`, ...); default: the swarmlet's name.
+    #[arg(long, env = "NEXUS_LOCATION")]
+    pub location: Option<String>,
+
+    /// Hardware labels of this worker (`gpu`, ...), comma-separated.
+    #[arg(long, env = "NEXUS_HARDWARE", value_delimiter = ',')]
+    pub hardware: Vec<String>,
+
+    /// The URL other workers dial to reach this one (`http://10.0.0.5:9000`); default: the
+    /// --listen address (which must then not be a wildcard address).
+    #[arg(long, env = "NEXUS_ADVERTISE")]
+    pub advertise: Option<String>,
+
+    /// The secret every worker of the mesh signs internal requests with (at least 16 bytes).
+    #[arg(long, env = "NEXUS_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+
     /// Log format.
     #[arg(long, env = "NEXUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -157,6 +179,19 @@ pub struct Config {
     pub streamlet_threads: usize,
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
+    /// `--swarmlet` and friends; `None`: single-node mode.
+    pub mesh: Option<MeshConfig>,
+}
+
+/// Mesh membership of this worker.
+#[derive(Debug, Clone)]
+pub struct MeshConfig {
+    pub swarmlet: String,
+    pub location: String,
+    pub hardware: Vec<String>,
+    /// `http(s)://host:port`, no path.
+    pub advertise: String,
+    pub secret: Vec<u8>,
 }
 
 /// Where objects are stored.
@@ -220,7 +255,9 @@ impl Args {
                 self.listen
             )));
         }
+        let mesh = mesh_config(&self)?;
         Ok(Config {
+            mesh,
             backend: backend_config(&self)?,
             credentials: client_credentials(self.access_key, self.secret_key)?,
             tls: tls_files(self.tls_cert, self.tls_key)?,
@@ -286,6 +323,83 @@ fn meta_url(meta: Option<&str>, data_dir: &std::path::Path) -> Result<String, Co
             nexus_core::meta::redact_url(url)
         )))
     }
+}
+
+fn mesh_config(args: &Args) -> Result<Option<MeshConfig>, ConfigError> {
+    use nexus_core::cluster::validate_label;
+    let Some(swarmlet) = args.swarmlet.clone() else {
+        if args.location.is_some() || !args.hardware.is_empty() || args.advertise.is_some() {
+            return Err(err(
+                "--location, --hardware and --advertise need --swarmlet",
+            ));
+        }
+        return Ok(None);
+    };
+    validate_label("--swarmlet", &swarmlet)?;
+    let location = args.location.clone().unwrap_or_else(|| swarmlet.clone());
+    validate_label("--location", &location)?;
+    let mut hardware: Vec<String> = args
+        .hardware
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .collect();
+    for h in &hardware {
+        validate_label("--hardware", h)?;
+    }
+    hardware.sort();
+    hardware.dedup();
+    let meta = args.meta.as_deref().unwrap_or_default();
+    if !meta.starts_with("redis://") && !meta.starts_with("rediss://") {
+        return Err(err(
+            "--swarmlet needs a Redis metadata store shared by every worker (--meta redis://…)",
+        ));
+    }
+    let secret = match args.cluster_secret.as_deref() {
+        Some(s) if s.len() >= 16 => s.as_bytes().to_vec(),
+        Some(_) => return Err(err("--cluster-secret must be at least 16 bytes")),
+        None => {
+            return Err(err(
+                "--swarmlet needs --cluster-secret (or NEXUS_CLUSTER_SECRET)",
+            ));
+        }
+    };
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let advertise = match args.advertise.as_deref() {
+        Some(a) => {
+            let uri: http::Uri = a
+                .parse()
+                .map_err(|e| err(format!("--advertise {a:?} is not a URL: {e}")))?;
+            let plain_path = matches!(uri.path(), "" | "/") && uri.query().is_none();
+            if !matches!(uri.scheme_str(), Some("http" | "https"))
+                || uri.host().is_none()
+                || !plain_path
+            {
+                return Err(err(format!(
+                    "--advertise {a:?} must be http(s)://HOST:PORT without a path"
+                )));
+            }
+            a.trim_end_matches('/').to_owned()
+        }
+        None if args.listen.ip().is_unspecified() || args.listen.port() == 0 => {
+            return Err(err(format!(
+                "--listen {} cannot be dialled by other workers: give --advertise",
+                args.listen
+            )));
+        }
+        None => format!("{scheme}://{}", args.listen),
+    };
+    Ok(Some(MeshConfig {
+        swarmlet,
+        location,
+        hardware,
+        advertise,
+        secret,
+    }))
 }
 
 fn backend_config(args: &Args) -> Result<BackendConfig, ConfigError> {

@@ -18,8 +18,9 @@ use s3s::service::S3Service;
 use tracing::{Instrument, debug, error, info_span, warn};
 
 use crate::body::CountingBody;
+use crate::mesh::{Admission, Mesh, error_response};
 use crate::metrics::Metrics;
-use crate::request::RequestCtx;
+use crate::request::{RequestCtx, RequestId};
 
 /// The response body type of the S3 port.
 pub type EdgeBody = CountingBody<s3s::Body>;
@@ -29,28 +30,74 @@ pub type EdgeBody = CountingBody<s3s::Body>;
 pub struct Edge {
     s3: S3Service,
     metrics: Arc<Metrics>,
+    mesh: Option<Arc<Mesh>>,
 }
 
 // === impl Edge ===
 
 impl Edge {
     #[must_use]
-    pub fn new(s3: S3Service, metrics: Arc<Metrics>) -> Self {
-        Self { s3, metrics }
+    pub fn new(s3: S3Service, metrics: Arc<Metrics>, mesh: Option<Arc<Mesh>>) -> Self {
+        Self { s3, metrics, mesh }
     }
 
     async fn handle(self, req: Request<Incoming>) -> Response<EdgeBody> {
         let started = Instant::now();
-        let ctx = Arc::new(RequestCtx::new());
-        let span = info_span!("s3", id = %ctx.id);
         self.metrics.request_started();
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        let admission = match &self.mesh {
+            None => Admission::Local {
+                req: req.map(s3s::Body::http_body),
+                route: None,
+                hop: None,
+            },
+            Some(mesh) => mesh.admit(req).await,
+        };
+        let id = match &admission {
+            Admission::Local { hop: Some(h), .. } => RequestId::parse(&h.request_id),
+            _ => None,
+        };
+        let ctx = Arc::new(id.map_or_else(RequestCtx::new, RequestCtx::with_id));
+        let span = info_span!("s3", id = %ctx.id);
 
+        let (req, hop) = match admission {
+            Admission::Local { req, route, hop } => {
+                if let Some(r) = route {
+                    ctx.set_route(r);
+                }
+                (req, hop)
+            }
+            Admission::Forward { req, to } => {
+                ctx.set_op("Forwarded");
+                let mesh = self.mesh.as_ref().map(Arc::clone);
+                let res = match mesh {
+                    Some(m) => {
+                        m.forward(req, &to, &ctx, None)
+                            .instrument(span.clone())
+                            .await
+                    }
+                    None => plain_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+                };
+                return self.finish(res, &ctx, &span, started, &method, &path);
+            }
+            Admission::Refuse {
+                status,
+                code,
+                message,
+            } => {
+                let res = error_response(status, code, &message);
+                return self.finish(res, &ctx, &span, started, &method, &path);
+            }
+        };
+        if let Some(h) = &hop {
+            let _g = span.enter();
+            debug!(hop = h.hop, from = ?h.path, "Serving a forwarded request.");
+        }
         let mut req = req.map(|body| {
             let counted = CountingBody::received(body, Arc::clone(&ctx), Arc::clone(&self.metrics));
             s3s::Body::http_body(counted)
         });
         req.extensions_mut().insert(Arc::clone(&ctx));
-        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
 
         let call = AssertUnwindSafe(self.s3.call(req)).catch_unwind();
         let res = match call.instrument(span.clone()).await {
@@ -67,7 +114,19 @@ impl Edge {
                 plain_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
             }
         };
+        self.finish(res, &ctx, &span, started, &method, &path)
+    }
 
+    /// Metrics, the log line and the request id header of every answer.
+    fn finish(
+        &self,
+        res: s3s::HttpResponse,
+        ctx: &Arc<RequestCtx>,
+        span: &tracing::Span,
+        started: Instant,
+        method: &http::Method,
+        path: &str,
+    ) -> Response<EdgeBody> {
         let op = ctx.op();
         let status = res.status();
         self.metrics
@@ -85,7 +144,10 @@ impl Edge {
         if let Ok(v) = HeaderValue::from_str(ctx.id.as_str()) {
             parts.headers.insert("x-amz-request-id", v);
         }
-        Response::from_parts(parts, CountingBody::sent(body, ctx, self.metrics))
+        Response::from_parts(
+            parts,
+            CountingBody::sent(body, Arc::clone(ctx), Arc::clone(&self.metrics)),
+        )
     }
 }
 

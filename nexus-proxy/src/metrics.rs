@@ -49,6 +49,17 @@ pub struct FailureLabels {
     pub reason: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ForwardLabels {
+    pub swarmlet: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 /// All metrics of one worker.
 #[derive(Debug)]
 pub struct Metrics {
@@ -68,6 +79,11 @@ pub struct Metrics {
     pipeline_skipped: Family<PolicyLabels, Counter>,
     logical_bytes: Family<PolicyLabels, Counter>,
     stored_bytes: Family<PolicyLabels, Counter>,
+    mesh_forwarded: Family<ForwardLabels, Counter>,
+    mesh_refused: Family<ReasonLabels, Counter>,
+    mesh_epoch: Gauge,
+    state_loads: Counter,
+    state_commits: Family<ReasonLabels, Counter>,
 }
 
 // === impl Metrics ===
@@ -172,6 +188,36 @@ impl Metrics {
             "Bytes stored for them (the compression ratio is logical / stored)",
             stored_bytes.clone(),
         );
+        let mesh_forwarded = Family::<ForwardLabels, Counter>::default();
+        registry.register(
+            "mesh_forwarded",
+            "Requests forwarded to another worker, by its swarmlet and the answer's status",
+            mesh_forwarded.clone(),
+        );
+        let mesh_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "mesh_refused",
+            "Internal requests refused, by reason (signature, loop, moved)",
+            mesh_refused.clone(),
+        );
+        let mesh_epoch = Gauge::default();
+        registry.register(
+            "mesh_epoch",
+            "Membership epoch of this worker's swarmlet in its current view",
+            mesh_epoch.clone(),
+        );
+        let state_loads = Counter::default();
+        registry.register(
+            "state_loads",
+            "Streamlet state reads from the metadata store (one per partition load)",
+            state_loads.clone(),
+        );
+        let state_commits = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "state_commits",
+            "Streamlet state commits, by outcome (ok, fenced, error)",
+            state_commits.clone(),
+        );
         let build = Family::<Vec<(String, String)>, Gauge>::default();
         build
             .get_or_create(&vec![(
@@ -197,7 +243,42 @@ impl Metrics {
             pipeline_skipped,
             logical_bytes,
             stored_bytes,
+            mesh_forwarded,
+            mesh_refused,
+            mesh_epoch,
+            state_loads,
+            state_commits,
         })
+    }
+
+    pub fn mesh_forwarded(&self, swarmlet: &str, status: u16) {
+        self.mesh_forwarded
+            .get_or_create(&ForwardLabels {
+                swarmlet: swarmlet.to_owned(),
+                status,
+            })
+            .inc();
+    }
+
+    pub fn mesh_refused(&self, reason: &'static str) {
+        self.mesh_refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn mesh_epoch(&self, epoch: u64) {
+        self.mesh_epoch
+            .set(i64::try_from(epoch).unwrap_or(i64::MAX));
+    }
+
+    pub fn state_loaded(&self) {
+        self.state_loads.inc();
+    }
+
+    pub fn state_committed(&self, outcome: &'static str) {
+        self.state_commits
+            .get_or_create(&ReasonLabels { reason: outcome })
+            .inc();
     }
 
     /// A request started.

@@ -48,12 +48,24 @@ pub fn op_label(name: &str) -> &'static str {
         .unwrap_or(OTHER_OP)
 }
 
+/// The stream partition a request was routed by, and the membership epoch this worker owned
+/// it at (the fence of its streamlet state commits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The ring key (`nexus_core::cluster::route_key`).
+    pub key: Vec<u8>,
+    pub stream: String,
+    pub partition: u64,
+    pub epoch: u64,
+}
+
 /// State of one client request, carried in the request's extensions as `Arc<RequestCtx>`.
 #[derive(Debug)]
 pub struct RequestCtx {
     /// The id returned as `x-amz-request-id` and logged in every line of this request.
     pub id: RequestId,
     op: OnceLock<&'static str>,
+    route: OnceLock<Route>,
 }
 
 // === impl RequestCtx ===
@@ -61,10 +73,28 @@ pub struct RequestCtx {
 impl RequestCtx {
     #[must_use]
     pub fn new() -> Self {
+        Self::with_id(RequestId::next())
+    }
+
+    /// A context with a given id (a request forwarded by another worker keeps its id).
+    #[must_use]
+    pub fn with_id(id: RequestId) -> Self {
         Self {
-            id: RequestId::next(),
+            id,
             op: OnceLock::new(),
+            route: OnceLock::new(),
         }
+    }
+
+    /// Records the partition route (first call wins).
+    pub fn set_route(&self, route: Route) {
+        let _ = self.route.set(route);
+    }
+
+    /// The partition this worker serves the request as owner of, if routed.
+    #[must_use]
+    pub fn route(&self) -> Option<&Route> {
+        self.route.get()
     }
 
     /// Records the S3 operation (first call wins).
@@ -116,6 +146,16 @@ impl RequestId {
             *b = b"0123456789ABCDEF"[nibble as usize];
         }
         Self(out)
+    }
+
+    /// An id received from another worker: 16 hex digits, else `None`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let bytes: [u8; 16] = s.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
+            .then_some(Self(bytes))
     }
 
     /// The id as text.

@@ -20,6 +20,12 @@ impl Ctx {
         Self { meta, output }
     }
 
+    /// The `--meta` URL.
+    #[must_use]
+    pub fn meta_url(&self) -> &str {
+        self.meta.trim()
+    }
+
     /// Opens the metadata store named by `--meta`.
     pub async fn store(&self) -> anyhow::Result<Arc<dyn MetaStore>> {
         if self.meta.trim() == "memory" {

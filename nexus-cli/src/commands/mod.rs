@@ -7,6 +7,7 @@ mod ctx;
 mod deploy;
 mod diff;
 mod files;
+mod members;
 mod output;
 mod resources;
 mod status;

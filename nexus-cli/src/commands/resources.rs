@@ -57,6 +57,24 @@ impl Verb {
         let store = ctx.store().await?;
         match self {
             Verb::Apply(_) | Verb::Validate(_) | Verb::Diff(_) => Ok(()),
+            Verb::List if kind == ResourceKind::Swarmlet => {
+                let records = store.list(kind).await?;
+                let view = super::members::view(ctx).await?;
+                match ctx.output {
+                    Output::Table => {
+                        super::members::print(view.as_ref());
+                        if !records.is_empty() {
+                            println!();
+                            print_records(ctx.output, &records)?;
+                        }
+                        Ok(())
+                    }
+                    Output::Json | Output::Yaml => super::output::print_json(&serde_json::json!({
+                        "workers": view.as_ref().map(super::members::json),
+                        "swarmlets": records.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+                    })),
+                }
+            }
             Verb::List => {
                 let records = store.list(kind).await?;
                 print_records(ctx.output, &records)

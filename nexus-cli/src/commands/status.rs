@@ -1,4 +1,4 @@
-//! `nexus status`: what the metadata store holds. The mesh issue adds workers and ring shares.
+//! `nexus status`: what the metadata store holds, and the live workers of the mesh.
 
 use nexus_core::meta::{self, ResourceKind};
 
@@ -16,6 +16,7 @@ impl Args {
             .iter()
             .map(|&k| (k, snapshot.of_kind(k).count()))
             .collect();
+        let view = super::members::view(ctx).await?;
         match ctx.output {
             Output::Table => {
                 println!("metadata store: {}", store.describe());
@@ -26,6 +27,8 @@ impl Args {
                     .map(|(k, n)| vec![k.as_str().to_owned(), n.to_string()])
                     .collect();
                 print_table(&["KIND", "COUNT"], &rows);
+                println!();
+                super::members::print(view.as_ref());
             }
             Output::Yaml | Output::Json => {
                 let resources: serde_json::Map<String, serde_json::Value> = counts
@@ -36,6 +39,7 @@ impl Args {
                     "meta": meta::redact_url(&store.describe()),
                     "revision": snapshot.revision,
                     "resources": resources,
+                    "workers": view.as_ref().map(super::members::json),
                 }))?;
             }
         }

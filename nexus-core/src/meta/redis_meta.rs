@@ -96,6 +96,13 @@ impl RedisMeta {
         Ok(store)
     }
 
+    /// The command connection and the key layout, for the mesh's membership and state
+    /// scripts (`crate::cluster`), which share the namespace.
+    #[must_use]
+    pub fn connection(&self) -> (ConnectionManager, Keys) {
+        (self.conn.clone(), self.keys.clone())
+    }
+
     /// Brings the namespace to [`SCHEMA_VERSION`], or refuses it.
     async fn migrate(&self) -> Result<()> {
         // A concurrent migrator can only move the version forward; a few rounds settle it.

@@ -3,6 +3,7 @@
 //! skipped with a message when `redis-server` is missing, failed under `CI=true`), plus tests
 //! of each implementation's own behaviour.
 
+mod cluster;
 mod conformance;
 mod embedded;
 mod redis;

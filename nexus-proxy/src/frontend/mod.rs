@@ -117,6 +117,27 @@ impl Frontend {
     }
 }
 
+impl Frontend {
+    /// The streamlet state of a request: in a mesh, only for requests this worker serves as
+    /// the partition's owner (at the epoch it owns it); with shared state, for every object
+    /// with a stream.
+    fn state_scope<T>(
+        &self,
+        req: &S3Request<T>,
+        obs: &Observed,
+    ) -> Option<Arc<crate::state::StateScope>> {
+        let service = self.pipelines.state.get()?;
+        if service.owned() {
+            let ctx = request_ctx(req)?;
+            let r = ctx.route()?;
+            Some(service.scope(&r.stream, r.partition, r.epoch))
+        } else {
+            let stream = obs.class.stream.as_deref()?;
+            Some(service.scope(stream, obs.class.partition.unwrap_or(0), 0))
+        }
+    }
+}
+
 /// The request's context (absent only when the front end is driven without the edge layer).
 fn request_ctx<T>(req: &S3Request<T>) -> Option<Arc<RequestCtx>> {
     req.extensions.get::<Arc<RequestCtx>>().cloned()

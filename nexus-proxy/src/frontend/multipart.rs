@@ -406,11 +406,13 @@ impl Frontend {
         }
         let plan = Plan::try_from(record.plan.clone()).map_err(internal_error)?;
         let stages = self.stage_runs(&plan).await?;
+        let state = self.state_scope(like, obs);
         let preq = PipelineRequest {
             direction: Direction::Put,
             info: chunk_info(bucket, &record.key, obs, None, record.content_type.clone()),
             ctx: SharedContext::writable(BTreeMap::new()),
             request_id: id_for_logs,
+            state: state.clone(),
         };
         // The part's checksum: computed in the upload's algorithm if it has one (equal to the
         // client's when it sent that one: both are checked), else the client's, verified.
@@ -459,6 +461,9 @@ impl Frontend {
             .build()
             .map_err(internal_error)?;
         self.store.put_object(internal(like, input)).await?;
+        if let Some(state) = &state {
+            state.commit().await?;
+        }
         Ok(StagedPart {
             etag: ETag::Strong(encoded.md5_hex),
             checksum,

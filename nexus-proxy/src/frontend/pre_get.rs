@@ -119,6 +119,7 @@ impl Frontend {
             request_id: Arc::clone(&id),
             runtime: tokio::runtime::Handle::current(),
         });
+        let state = self.state_scope(req, obs);
         for (i, stage) in stages.iter().enumerate() {
             let index = policy
                 .spec
@@ -146,6 +147,7 @@ impl Frontend {
                     headers: headers.clone(),
                 },
                 opener: Some(Arc::clone(&opener)),
+                state: state.as_ref().map(|s| s.txn(&stage.name)),
             };
             let started = std::time::Instant::now();
             let decided = self.pipelines.runtime.pre_get(loaded, call).await;
@@ -157,6 +159,9 @@ impl Frontend {
                 tracing::warn!(streamlet = %stage.name, stage = index, %id, error = %e, "Data-source streamlet failed.");
                 e.to_s3(&stage.name, index)
             })?;
+            if let Some(state) = &state {
+                state.commit().await?;
+            }
             match decision {
                 Decision::Pass => {}
                 Decision::Deny(status) => {

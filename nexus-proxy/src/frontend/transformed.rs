@@ -151,6 +151,7 @@ impl Frontend {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let id = request_id(&req);
         let stages = self.stage_runs(&plan).await?;
+        let state = self.state_scope(&req, obs);
         let input = &mut req.input;
         let info = chunk_info(
             &input.bucket,
@@ -165,6 +166,7 @@ impl Frontend {
             info,
             ctx: ctx.clone(),
             request_id: id,
+            state: state.clone(),
         };
         let encoded = encode(
             &self.pipelines,
@@ -198,6 +200,10 @@ impl Frontend {
             S3Error::with_message(S3ErrorCode::ServiceUnavailable, format!("spool: {e}"))
         })?);
         let mut res = self.store.put_object(req).await?;
+        // The object is stored; its state is committed before the broker hears of it.
+        if let Some(state) = &state {
+            state.commit().await?;
+        }
         let out = &mut res.output;
         out.e_tag = Some(ETag::Strong(encoded.md5_hex));
         clear_checksums!(out);

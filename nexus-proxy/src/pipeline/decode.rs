@@ -126,12 +126,17 @@ impl Transformed {
 
 /// A request to the store made by the worker itself (no client body, no trailers).
 pub fn internal<T, U>(like: &S3Request<U>, input: T) -> S3Request<T> {
+    // Only the request's context travels along (its id, its route).
+    let mut extensions = http::Extensions::new();
+    if let Some(ctx) = like.extensions.get::<Arc<crate::request::RequestCtx>>() {
+        extensions.insert(Arc::clone(ctx));
+    }
     S3Request {
         input,
         method: http::Method::GET,
         uri: like.uri.clone(),
         headers: http::HeaderMap::new(),
-        extensions: http::Extensions::new(),
+        extensions,
         credentials: like.credentials.clone(),
         region: like.region.clone(),
         service: like.service.clone(),
@@ -386,6 +391,8 @@ pub async fn get(
                 info,
                 ctx: SharedContext::read_only(t.ctx.clone()),
                 request_id: Arc::clone(&src.request_id),
+                // Reads run without state: a GET commits nothing.
+                state: None,
             },
             index,
             frames: first..=last,

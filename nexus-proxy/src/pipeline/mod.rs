@@ -59,6 +59,8 @@ pub struct Pipelines {
     pub indexes: index_cache::IndexCache,
     /// Frames in flight through encoding, all requests together ([`FRAMES_PER_THREAD`]).
     pub frames: Arc<tokio::sync::Semaphore>,
+    /// Streamlet state, when the metadata store is Redis (set once at start).
+    pub state: std::sync::OnceLock<Arc<crate::state::StateService>>,
 }
 
 /// What every frame of one request shares.
@@ -68,6 +70,8 @@ pub struct PipelineRequest {
     pub info: Arc<ChunkInfo>,
     pub ctx: SharedContext,
     pub request_id: Arc<str>,
+    /// Streamlet state of this request (PUT pipelines of routed or shared-state requests).
+    pub state: Option<Arc<crate::state::StateScope>>,
 }
 
 /// One stage as it runs on a frame.
@@ -98,6 +102,7 @@ impl Pipelines {
             frames: Arc::new(tokio::sync::Semaphore::new(
                 FRAMES_PER_THREAD * runtime_threads,
             )),
+            state: std::sync::OnceLock::new(),
         }
     }
 
@@ -147,6 +152,7 @@ impl Pipelines {
                 info: Arc::clone(&req.info),
                 frame,
                 ctx: req.ctx.clone(),
+                state: req.state.as_ref().map(|s| s.txn(&stage.name)),
             };
             let (result, ran) = self
                 .runtime

@@ -94,6 +94,8 @@ pub struct HostState {
     pub(super) table: ResourceTable,
     /// The named stores a data-source streamlet may read (`sources.open`).
     pub(super) opener: Option<Arc<dyn super::source::Opener>>,
+    /// This streamlet's state in the request (`None`: `unavailable`).
+    pub(super) state: Option<Arc<crate::state::StateTxn>>,
     pub limits: StoreLimits,
     params: serde_json::Map<String, serde_json::Value>,
     params_json: String,
@@ -125,6 +127,7 @@ impl HostState {
             streamlet,
             request_id,
             opener: None,
+            state: None,
         }
     }
 
@@ -208,21 +211,41 @@ impl nexus::streamlet::context::HostRequestContext for HostState {
     }
 }
 
-/// Persistent state arrives with the mesh (partition ownership and fencing); until then a
-/// stateful call answers `unavailable`, which fails the request with a retryable 503, and
-/// deploy refuses descriptors that declare `stateful: true`.
+/// Persistent state (`crate::state`): present when the request was routed to this worker as
+/// the partition's owner (mesh) or the worker shares state through Redis; otherwise every call
+/// answers `unavailable`, which fails the request with a retryable 503.
 impl nexus::streamlet::state::Host for HostState {
-    fn get(&mut self, _: String) -> wasmtime::Result<Result<Option<Vec<u8>>, StateError>> {
-        Ok(Err(StateError::Unavailable))
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, StateError>> {
+        Ok(self.txn().and_then(|t| t.get(&key).map_err(state_error)))
     }
-    fn set(&mut self, _: String, _: Vec<u8>) -> wasmtime::Result<Result<(), StateError>> {
-        Ok(Err(StateError::Unavailable))
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), StateError>> {
+        Ok(self
+            .txn()
+            .and_then(|t| t.set(&key, value).map_err(state_error)))
     }
-    fn delete(&mut self, _: String) -> wasmtime::Result<Result<(), StateError>> {
-        Ok(Err(StateError::Unavailable))
+    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), StateError>> {
+        Ok(self.txn().and_then(|t| t.delete(&key).map_err(state_error)))
     }
-    fn incr(&mut self, _: String, _: i64) -> wasmtime::Result<Result<i64, StateError>> {
-        Ok(Err(StateError::Unavailable))
+    fn incr(&mut self, key: String, delta: i64) -> wasmtime::Result<Result<i64, StateError>> {
+        Ok(self
+            .txn()
+            .and_then(|t| t.incr(&key, delta).map_err(state_error)))
+    }
+}
+
+impl HostState {
+    fn txn(&self) -> Result<&Arc<crate::state::StateTxn>, StateError> {
+        self.state.as_ref().ok_or(StateError::Unavailable)
+    }
+}
+
+fn state_error(f: crate::state::StateFailure) -> StateError {
+    use crate::state::StateFailure as F;
+    match f {
+        F::TooLarge => StateError::TooLarge,
+        F::QuotaExceeded => StateError::QuotaExceeded,
+        F::Unavailable => StateError::Unavailable,
+        F::Conflict => StateError::Conflict,
     }
 }
 

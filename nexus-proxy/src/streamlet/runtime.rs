@@ -60,6 +60,9 @@ pub struct SourceCall {
     pub ctx: SharedContext,
     pub request: GetRequest,
     pub opener: Option<Arc<dyn Opener>>,
+    /// The streamlet's state in this request (`None`: the `state` interface answers
+    /// `unavailable`).
+    pub state: Option<Arc<crate::state::StateTxn>>,
 }
 
 /// One invocation's limits and inputs (from the descriptor and the policy stage).
@@ -79,6 +82,7 @@ pub struct Call {
     pub info: Arc<ChunkInfo>,
     pub frame: FrameInfo,
     pub ctx: SharedContext,
+    pub state: Option<Arc<crate::state::StateTxn>>,
 }
 
 /// The process-wide runtime.
@@ -312,12 +316,13 @@ impl Runtime {
                 "a data-source streamlet cannot transform bytes".into(),
             ));
         };
-        let state = HostState::new(
+        let mut state = HostState::new(
             call.limits.memory_bytes,
             (*call.params).clone(),
             Arc::clone(&call.streamlet),
             Arc::clone(&call.request_id),
         );
+        state.state = call.state.clone();
         let mut store = self.store(state, &call.limits);
         let trap = |e: wasmtime::Error| StreamletError::from_trap(e, &call.limits);
         let instance = pre.instantiate(&mut store).map_err(trap)?;
@@ -391,6 +396,7 @@ impl Runtime {
                 Arc::clone(&call.request_id),
             );
             state.opener = call.opener.clone();
+            state.state = call.state.clone();
             let mut store = this.store(state, &call.limits);
             let trap = |e: wasmtime::Error| StreamletError::from_trap(e, &call.limits);
             let instance = match pre.instantiate(&mut store) {

@@ -18,6 +18,7 @@ mod buckets;
 mod control;
 mod faults;
 mod listing;
+mod mesh;
 mod moto;
 mod multipart;
 mod objects;

@@ -212,7 +212,82 @@ pub mod log {
 /// succeeds. (The host side arrives with the mesh; until then every call answers
 /// `unavailable`.)
 pub mod state {
+    //! Persistent state per streamlet × stream × partition (the paper's `@Persistent`).
+    //!
+    //! Reads see the partition's state as the owner worker loaded it, plus this request's own
+    //! writes; writes are buffered and committed atomically by the host when the request
+    //! succeeds, before the broker is answered, and dropped when it fails. On GET byte stages
+    //! and for objects without a stream partition, every call fails with `Unavailable`.
+    //!
+    //! ```ignore
+    //! use nexus_streamlet::state::Persistent;
+    //! static SEEN: Persistent<u64> = Persistent::new("seen");
+    //! let n = SEEN.get("segment-7")?.unwrap_or(0);
+    //! SEEN.insert("segment-7", &(n + 1))?;
+    //! ```
+
+    use std::marker::PhantomData;
+
     pub use super::bindings::nexus::streamlet::state::{StateError, delete, get, incr, set};
+    use super::Error;
+
+    fn error(e: StateError) -> Error {
+        match e {
+            StateError::Unavailable => Error::Unavailable("streamlet state is unavailable".into()),
+            StateError::Conflict => Error::Unavailable("streamlet state conflict; retry".into()),
+            StateError::TooLarge => Error::Rejected("state key or value too large".into()),
+            StateError::QuotaExceeded => Error::Rejected("too many state writes in one request".into()),
+        }
+    }
+
+    /// A typed persistent map: values are JSON in the fields `NAME/KEY` of the partition's state.
+    pub struct Persistent<V> {
+        name: &'static str,
+        _values: PhantomData<fn() -> V>,
+    }
+
+    impl<V: serde::Serialize + serde::de::DeserializeOwned> Persistent<V> {
+        #[must_use]
+        pub const fn new(name: &'static str) -> Self {
+            Self { name, _values: PhantomData }
+        }
+
+        fn field(&self, key: &str) -> String {
+            format!("{}/{key}", self.name)
+        }
+
+        /// # Errors
+        /// State unavailable, or a stored value that does not decode as `V`.
+        pub fn get(&self, key: &str) -> Result<Option<V>, Error> {
+            match get(&self.field(key)).map_err(error)? {
+                None => Ok(None),
+                Some(bytes) => serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| Error::Internal(format!("state {}/{key}: {e}", self.name))),
+            }
+        }
+
+        /// # Errors
+        /// State unavailable or limits.
+        pub fn insert(&self, key: &str, value: &V) -> Result<(), Error> {
+            let bytes = serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?;
+            set(&self.field(key), &bytes).map_err(error)
+        }
+
+        /// # Errors
+        /// State unavailable or limits.
+        pub fn remove(&self, key: &str) -> Result<(), Error> {
+            delete(&self.field(key)).map_err(error)
+        }
+    }
+
+    /// Adds `delta` to the integer counter `name` and returns its new value.
+    ///
+    /// # Errors
+    /// State unavailable, or the field holds something else.
+    pub fn add(name: &str, delta: i64) -> Result<i64, Error> {
+        incr(name, delta).map_err(error)
+    }
 }
 
 /// Data-source streamlets: decide, before a GET (or HEAD) reaches the object store, where the

@@ -182,6 +182,7 @@ impl Proxy {
             streamlet_threads: 2,
             shutdown_grace: opts.shutdown_grace,
             log_format: LogFormat::Text,
+            mesh: None,
         };
         let running = match app::start(config).await {
             Ok(r) => r,
@@ -254,27 +255,7 @@ impl Proxy {
     /// servers do when a request body was not read, would fail the next request instead of
     /// being retried); the proxy's CA when TLS is on; every host name resolved to loopback.
     pub fn client_config(&self, access_key: &str, secret_key: &str) -> aws_sdk_s3::config::Builder {
-        let mut trust = TrustStore::empty().with_native_roots(false);
-        if let Some(ca) = &self.ca {
-            trust = trust.with_pem_certificate(ca.cert_pem().as_bytes());
-        }
-        let http = aws_smithy_http_client::Builder::new()
-            .pool_max_idle_per_host(0)
-            .tls_provider(smithy_tls::Provider::Rustls(CryptoMode::Ring))
-            .tls_context(
-                TlsContext::builder()
-                    .with_trust_store(trust)
-                    .build()
-                    .expect("TLS context"),
-            )
-            .build_with_resolver(Loopback);
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(http)
-            .credentials_provider(Credentials::new(access_key, secret_key, None, None, "it"))
-            .region(Region::new(REGION))
-            .endpoint_url(self.endpoint())
-            .retry_config(RetryConfig::disabled())
+        client_config(&self.endpoint(), self.ca.as_ref(), access_key, secret_key)
     }
 
     /// Stops the worker (drains in-flight requests) and gives back its data directory.
@@ -284,6 +265,45 @@ impl Proxy {
         }
         self.data.take().expect("data dir")
     }
+}
+
+/// Client configuration for `endpoint` (see [`Proxy::client_config`]).
+pub fn client_config(
+    endpoint: &str,
+    ca: Option<&TestCa>,
+    access_key: &str,
+    secret_key: &str,
+) -> aws_sdk_s3::config::Builder {
+    let mut trust = TrustStore::empty().with_native_roots(false);
+    if let Some(ca) = ca {
+        trust = trust.with_pem_certificate(ca.cert_pem().as_bytes());
+    }
+    let http = aws_smithy_http_client::Builder::new()
+        .pool_max_idle_per_host(0)
+        .tls_provider(smithy_tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .expect("TLS context"),
+        )
+        .build_with_resolver(Loopback);
+    aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http)
+        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "it"))
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::disabled())
+}
+
+/// A path-style client of the worker at `endpoint` with the test credentials.
+pub fn client_at(endpoint: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        client_config(endpoint, None, ACCESS_KEY, SECRET_KEY)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// Resolves every name to 127.0.0.1 (for `bucket.localhost` and `localhost`).
