@@ -6,6 +6,7 @@ pub mod check;
 pub mod chunked;
 pub mod client;
 pub mod compression;
+pub mod contention;
 pub mod control;
 pub mod load;
 pub mod machine;

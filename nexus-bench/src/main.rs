@@ -105,6 +105,21 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         applies: usize,
     },
+    /// Updates of Redis-held state by 1–64 concurrent updaters: optimistic (WATCH/MULTI/EXEC),
+    /// lock-based (SET NX) and partitioned (one owner per key), on a private `redis-server`.
+    RedisContention {
+        /// The `redis-server` binary.
+        #[arg(long, default_value = "redis-server")]
+        redis_server: PathBuf,
+        #[arg(long, value_delimiter = ',', default_values = ["1", "2", "4", "8", "16", "32", "64"])]
+        updaters: Vec<usize>,
+        /// Seconds per strategy and updater count.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Partitions of the partitioned strategy (at least the largest updater count).
+        #[arg(long, default_value_t = 64)]
+        keys: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -262,6 +277,21 @@ async fn main() -> anyhow::Result<()> {
             };
             let report = nexus_bench::control::propagation(&bin, &meta, workers, applies).await?;
             print!("{report}");
+            Ok(())
+        }
+        Cmd::RedisContention {
+            redis_server,
+            updaters,
+            seconds,
+            keys,
+        } => {
+            let options = nexus_bench::contention::Options {
+                redis_server,
+                updaters,
+                seconds,
+                keys,
+            };
+            print!("{}", nexus_bench::contention::run(&options).await?);
             Ok(())
         }
     }

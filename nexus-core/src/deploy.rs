@@ -13,15 +13,19 @@ use crate::resource::{Interface, On, Resource, Spec, parse_str, render};
 /// The package version of the streamlet WIT this host implements.
 pub const WIT_VERSION: &str = "0.1.0";
 
-/// What a component of each interface must export.
+/// What a component of each interface must export (all of them, nothing else of ours).
 #[must_use]
-pub fn required_export(interface: Interface) -> String {
-    let name = match interface {
-        Interface::Bytes => "byte-transform",
-        Interface::DataSource => "data-source",
-        Interface::Events => "events",
+pub fn required_exports(interface: Interface) -> Vec<String> {
+    let names: &[&str] = match interface {
+        Interface::Bytes => &["byte-transform"],
+        Interface::DataSource => &["data-source"],
+        Interface::Events => &["events"],
+        Interface::Routing => &["byte-transform", "data-source"],
     };
-    format!("nexus:streamlet/{name}@{WIT_VERSION}")
+    names
+        .iter()
+        .map(|n| format!("nexus:streamlet/{n}@{WIT_VERSION}"))
+        .collect()
 }
 
 /// The `nexus:streamlet` interfaces the host offers to a component of each interface.
@@ -29,7 +33,9 @@ pub fn required_export(interface: Interface) -> String {
 pub fn offered_imports(interface: Interface) -> &'static [&'static str] {
     match interface {
         Interface::Bytes => &["types", "context", "state", "host-log", "config"],
-        Interface::DataSource => &["types", "context", "state", "host-log", "config", "sources"],
+        Interface::DataSource | Interface::Routing => {
+            &["types", "context", "state", "host-log", "config", "sources"]
+        }
         Interface::Events => &[
             "types",
             "context",
@@ -151,26 +157,32 @@ pub fn prepare(
              (`on: GET`)"
                 .to_owned(),
         ),
+        Interface::Routing if spec.on != On::All => problems.push(
+            "interface `routing` needs `on: ALL`: it runs on writes and decides reads".to_owned(),
+        ),
         _ => {}
     }
     match component_surface(module) {
         Err(e) => problems.push(format!("module: {e}")),
         Ok(surface) => {
-            let want = required_export(spec.interface);
-            if !surface.exports.contains(&want) {
-                problems.push(format!(
-                    "module: does not export `{want}` (it exports: {})",
-                    if surface.exports.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        surface.exports.join(", ")
-                    }
-                ));
+            let want = required_exports(spec.interface);
+            for w in &want {
+                if !surface.exports.contains(w) {
+                    problems.push(format!(
+                        "module: does not export `{w}` (it exports: {})",
+                        if surface.exports.is_empty() {
+                            "nothing".to_owned()
+                        } else {
+                            surface.exports.join(", ")
+                        }
+                    ));
+                }
             }
             for e in &surface.exports {
-                if e.starts_with("nexus:streamlet/") && *e != want {
+                if e.starts_with("nexus:streamlet/") && !want.contains(e) {
                     problems.push(format!(
-                        "module: also exports `{e}`; a component implements exactly one streamlet world"
+                        "module: also exports `{e}`; a component implements exactly the world of its interface ({})",
+                        spec.interface.as_str()
                     ));
                 }
             }

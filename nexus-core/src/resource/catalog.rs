@@ -87,6 +87,9 @@ pub enum Interface {
     Bytes,
     DataSource,
     Events,
+    /// Both a byte stage (writes: it may pick the output store) and a data-source stage
+    /// (reads: it may serve them from where it put them).
+    Routing,
 }
 
 impl Interface {
@@ -97,7 +100,20 @@ impl Interface {
             Self::Bytes => "bytes",
             Self::DataSource => "data-source",
             Self::Events => "events",
+            Self::Routing => "routing",
         }
+    }
+
+    /// Whether writes run it as a byte stage.
+    #[must_use]
+    pub fn transforms_bytes(self) -> bool {
+        matches!(self, Self::Bytes | Self::Routing)
+    }
+
+    /// Whether reads run it before the store (pre-GET).
+    #[must_use]
+    pub fn decides_reads(self) -> bool {
+        matches!(self, Self::DataSource | Self::Routing)
     }
 }
 
@@ -335,6 +351,7 @@ pub fn decode_streamlet(cx: &mut Cx, node: &Node, path: &str) -> Option<Streamle
                 ("bytes", Interface::Bytes),
                 ("data-source", Interface::DataSource),
                 ("events", Interface::Events),
+                ("routing", Interface::Routing),
             ],
         )
     });

@@ -407,10 +407,11 @@ impl Frontend {
         let plan = Plan::try_from(record.plan.clone()).map_err(internal_error)?;
         let stages = self.stage_runs(&plan).await?;
         let state = self.state_scope(like, obs);
+        let ctx = SharedContext::writable(BTreeMap::new());
         let preq = PipelineRequest {
             direction: Direction::Put,
             info: chunk_info(bucket, &record.key, obs, None, record.content_type.clone()),
-            ctx: SharedContext::writable(BTreeMap::new()),
+            ctx: ctx.clone(),
             request_id: id_for_logs,
             state: state.clone(),
         };
@@ -461,7 +462,13 @@ impl Frontend {
             .build()
             .map_err(internal_error)?;
         self.store.put_object(internal(like, input)).await?;
-        if let Some(state) = &state {
+        // Routing to another store applies to single PUTs: a part stays with its upload, and
+        // what a routing stage wrote about it (it would point reads elsewhere) is dropped.
+        if ctx.entries().contains_key(super::transformed::ROUTE_STORE) {
+            tracing::debug!(
+                "A routing stage picked a store for a part; multipart uploads stay in the bucket's store."
+            );
+        } else if let Some(state) = &state {
             state.commit().await?;
         }
         Ok(StagedPart {

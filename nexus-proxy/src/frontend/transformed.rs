@@ -199,7 +199,28 @@ impl Frontend {
         req.input.body = Some(encoded.spool.into_blob().map_err(|e| {
             S3Error::with_message(S3ErrorCode::ServiceUnavailable, format!("spool: {e}"))
         })?);
-        let mut res = self.store.put_object(req).await?;
+        // A routing stage may have picked another output store of the policy.
+        let routed = ctx.entries().get(ROUTE_STORE).cloned();
+        let mut res = match routed {
+            None => self.store.put_object(req).await?,
+            Some(name) => {
+                let named = obs
+                    .policy(&req.input.bucket)
+                    .ok_or_else(|| "the policy is gone".to_owned())
+                    .and_then(|p| self.named.resolve(&obs.set, p, &name))
+                    .map_err(|why| {
+                        S3Error::with_message(
+                            S3ErrorCode::InternalError,
+                            format!("a stage routed the object to store `{name}`: {why}"),
+                        )
+                    })?;
+                if let Some(b) = &named.bucket {
+                    req.input.bucket.clone_from(b);
+                }
+                tracing::debug!(store = %name, bucket = %req.input.bucket, "Stored in the store a routing stage picked.");
+                named.store.put_object(req).await?
+            }
+        };
         // The object is stored; its state is committed before the broker hears of it.
         if let Some(state) = &state {
             state.commit().await?;
@@ -568,6 +589,10 @@ fn parse_copy_range(r: &str) -> S3Result<Range> {
 pub(super) fn shell<T>(req: &S3Request<T>) -> S3Request<()> {
     internal(req, ())
 }
+
+/// The context entry with which a routing stage sends a single PUT to another output store
+/// of its policy (a `Store` the policy names in `spec.output`).
+pub const ROUTE_STORE: &str = "nexus.store";
 
 /// Removes what described the client's body from the headers forwarded with the stored one.
 fn strip_body_headers(h: &mut http::HeaderMap) {

@@ -64,7 +64,7 @@ impl Plan {
                 return Err(format!("stage {i}: streamlet `{name}` is not applied"));
             };
             match spec.interface {
-                Interface::Bytes => {}
+                Interface::Bytes | Interface::Routing => {}
                 // Data-source stages decide reads ([`data_sources`]); writes skip them.
                 Interface::DataSource => continue,
                 Interface::Events => {
@@ -144,7 +144,7 @@ pub fn data_sources(set: &PolicySet, policy: &CompiledPolicy) -> Result<Vec<Stag
         let Some((_, spec)) = found else {
             return Err(format!("stage {i}: streamlet `{name}` is not applied"));
         };
-        if spec.interface != Interface::DataSource {
+        if !spec.interface.decides_reads() {
             continue;
         }
         let digest = spec

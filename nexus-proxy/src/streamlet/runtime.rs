@@ -45,10 +45,10 @@ pub struct Loaded {
     world: World,
 }
 
-/// Which streamlet world a component implements.
-enum World {
-    Bytes(ByteStreamletPre<HostState>),
-    DataSource(DataSourceStreamletPre<HostState>),
+/// Which streamlet worlds a component implements (a routing streamlet: both).
+struct World {
+    bytes: Option<ByteStreamletPre<HostState>>,
+    source: Option<DataSourceStreamletPre<HostState>>,
 }
 
 /// What a data-source stage gets for one read.
@@ -203,15 +203,18 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| StreamletError::Module(format!("does not fit the host: {e:#}")))?;
-        let world = match ByteStreamletPre::new(pre.clone()) {
-            Ok(p) => World::Bytes(p),
-            Err(bytes) => match DataSourceStreamletPre::new(pre) {
-                Ok(p) => World::DataSource(p),
-                Err(source) => {
-                    return Err(StreamletError::Module(format!(
-                        "implements neither the byte-streamlet world ({bytes:#}) nor the data-source-streamlet world ({source:#})"
-                    )));
-                }
+        let world = match (
+            ByteStreamletPre::new(pre.clone()),
+            DataSourceStreamletPre::new(pre),
+        ) {
+            (Err(bytes), Err(source)) => {
+                return Err(StreamletError::Module(format!(
+                    "implements neither the byte-streamlet world ({bytes:#}) nor the data-source-streamlet world ({source:#})"
+                )));
+            }
+            (bytes, source) => World {
+                bytes: bytes.ok(),
+                source: source.ok(),
             },
         };
         let loaded = Arc::new(Loaded {
@@ -311,7 +314,7 @@ impl Runtime {
         call: &Call,
         input: &[u8],
     ) -> Result<Vec<u8>, StreamletError> {
-        let World::Bytes(pre) = &loaded.world else {
+        let Some(pre) = &loaded.world.bytes else {
             return Err(StreamletError::Module(
                 "a data-source streamlet cannot transform bytes".into(),
             ));
@@ -382,7 +385,7 @@ impl Runtime {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let World::DataSource(pre) = &loaded.world else {
+            let Some(pre) = &loaded.world.source else {
                 let _ = tx.send(Err(StreamletError::Module(
                     "a byte streamlet cannot decide reads (it is not a data-source streamlet)"
                         .into(),

@@ -79,6 +79,15 @@ impl Context<'_> {
         self.0.remove(key);
     }
 
+    /// Routing streamlets, on a single PUT: store this object in the named output store of
+    /// the policy (a `Store` listed in `spec.output`) instead of the bucket's store.
+    ///
+    /// # Errors
+    /// As [`Self::set`].
+    pub fn route_to(&self, store: &str) -> Result<(), CtxError> {
+        self.0.set("nexus.store", store)
+    }
+
     #[must_use]
     pub fn entries(&self) -> Vec<(String, String)> {
         self.0.entries()
@@ -228,15 +237,17 @@ pub mod state {
 
     use std::marker::PhantomData;
 
-    pub use super::bindings::nexus::streamlet::state::{StateError, delete, get, incr, set};
     use super::Error;
+    pub use super::bindings::nexus::streamlet::state::{StateError, delete, get, incr, set};
 
     fn error(e: StateError) -> Error {
         match e {
             StateError::Unavailable => Error::Unavailable("streamlet state is unavailable".into()),
             StateError::Conflict => Error::Unavailable("streamlet state conflict; retry".into()),
             StateError::TooLarge => Error::Rejected("state key or value too large".into()),
-            StateError::QuotaExceeded => Error::Rejected("too many state writes in one request".into()),
+            StateError::QuotaExceeded => {
+                Error::Rejected("too many state writes in one request".into())
+            }
         }
     }
 
@@ -249,7 +260,10 @@ pub mod state {
     impl<V: serde::Serialize + serde::de::DeserializeOwned> Persistent<V> {
         #[must_use]
         pub const fn new(name: &'static str) -> Self {
-            Self { name, _values: PhantomData }
+            Self {
+                name,
+                _values: PhantomData,
+            }
         }
 
         fn field(&self, key: &str) -> String {
@@ -442,5 +456,17 @@ macro_rules! data_source_streamlet {
             }
         }
         $crate::source_bindings::export!(__NexusDataSource with_types_in $crate::source_bindings);
+    };
+}
+
+/// Exports a routing streamlet: `$t` implements both [`ByteStreamlet`] (run on writes, where
+/// it may pick the output store with [`Context::route_to`]) and [`source::DataSource`] (run
+/// before reads, where it may serve them from where it put them). Its descriptor says
+/// `interface: routing` and `on: ALL`.
+#[macro_export]
+macro_rules! routing_streamlet {
+    ($t:ty) => {
+        $crate::byte_streamlet!($t);
+        $crate::data_source_streamlet!($t);
     };
 }

@@ -3,6 +3,7 @@
 
 mod routing;
 mod security;
+mod stateful;
 mod survival;
 
 use std::net::SocketAddr;
@@ -131,7 +132,12 @@ pub struct Mesh {
     pub redis: RedisServer,
     pub backend: S3sFsServer,
     pub workers: Vec<Worker>,
+    /// The `--policies` of every worker.
+    pub policies: PathBuf,
 }
+
+/// Names of the environment variables the workers read the `cold` test store's keys from.
+pub const COLD_KEYS_ENV: (&str, &str) = ("IT_COLD_ACCESS_KEY_ID", "IT_COLD_SECRET_ACCESS_KEY");
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_nexus-proxy")
@@ -153,12 +159,18 @@ pub fn cli() -> PathBuf {
 impl Mesh {
     /// Starts Redis, the backend and one worker per spec; `None` (skipped) without Redis.
     pub async fn start(test: &str, specs: Vec<Spec>) -> Option<Self> {
+        Self::start_with(test, specs, policies_dir().join("kafka-logs-zstd.yaml")).await
+    }
+
+    /// As [`Self::start`], every worker applying `policies`.
+    pub async fn start_with(test: &str, specs: Vec<Spec>, policies: PathBuf) -> Option<Self> {
         let redis = RedisServer::start(test)?;
         let backend = S3sFsServer::start().await;
         let mut mesh = Self {
             redis,
             backend,
             workers: Vec::new(),
+            policies,
         };
         for spec in specs {
             mesh.spawn(spec).await;
@@ -208,7 +220,9 @@ impl Mesh {
             .arg("--streamlets")
             .arg(dist())
             .arg("--policies")
-            .arg(policies_dir().join("kafka-logs-zstd.yaml"))
+            .arg(&self.policies)
+            .env(COLD_KEYS_ENV.0, BACKEND_KEYS.0)
+            .env(COLD_KEYS_ENV.1, BACKEND_KEYS.1)
             .arg("--streamlet-threads")
             .arg("2")
             .arg("--shutdown-grace")
@@ -270,7 +284,7 @@ impl Mesh {
 
     /// Waits until every running worker serves from `view`'s epoch of swarmlet `edge`.
     pub async fn wait_converged(&self, view: &View) {
-        let epoch = view.swarmlets["edge"].epoch as f64;
+        let epoch = view.swarmlets.get("edge").map_or(0, |s| s.epoch) as f64;
         let deadline = Instant::now() + Duration::from_secs(5);
         for w in self.workers.iter().filter(|w| w.child.is_some()) {
             loop {
