@@ -122,6 +122,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 grammars,
                 hosts,
                 Arc::clone(&metrics),
+                Arc::clone(&pipelines),
             )
             .await
             .map_err(StartError::Meta)?,
@@ -148,6 +149,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     if let Some(s) = state {
         let _ = pipelines.state.set(s);
+    }
+    if let Some(m) = &mesh {
+        let _ = pipelines.mesh.set(Arc::downgrade(m));
     }
     let edge = Edge::new(s3, Arc::clone(&metrics), mesh.clone());
 

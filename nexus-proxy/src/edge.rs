@@ -45,6 +45,15 @@ impl Edge {
         let started = Instant::now();
         self.metrics.request_started();
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        if let Some(mesh) = &self.mesh
+            && path == crate::mesh::stage::PATH
+        {
+            let ctx = Arc::new(RequestCtx::new());
+            ctx.set_op("Stage");
+            let span = info_span!("stage", id = %ctx.id);
+            let res = mesh.serve_stage(req).instrument(span.clone()).await;
+            return self.finish(res, &ctx, &span, started, &method, &path);
+        }
         let admission = match &self.mesh {
             None => Admission::Local {
                 req: req.map(s3s::Body::http_body),

@@ -59,7 +59,11 @@ pub(super) fn record_transformed(
     checksum: Option<&LogicalChecksum>,
     ctx: &BTreeMap<String, String>,
 ) -> S3Result<()> {
-    let (pipeline, params) = plan.recorded().to_metadata();
+    let recorded = plan.recorded();
+    let (pipeline, params) = recorded.to_metadata();
+    if let Some(p) = recorded.placement_metadata() {
+        m.insert(keys::PLACEMENT.to_owned(), p);
+    }
     m.insert(keys::FORMAT.to_owned(), keys::FORMAT_NXF1.to_owned());
     m.insert(keys::SIZE.to_owned(), logical_size.to_string());
     m.insert(keys::ETAG.to_owned(), logical_etag.to_owned());
@@ -99,6 +103,7 @@ impl Frontend {
                 loaded,
                 params: Arc::clone(&s.params),
                 limits: s.limits.clone(),
+                placement: s.placement.clone(),
             });
         }
         Ok(stages.into())

@@ -175,6 +175,8 @@ impl Body for VerifiedBody {
 #[derive(Clone)]
 pub struct Peers {
     client: Client<HttpConnector, CrcBody>,
+    /// For stage calls, whose bodies are one frame in memory.
+    frames: Client<HttpConnector, http_body_util::Full<Bytes>>,
 }
 
 impl Default for Peers {
@@ -185,8 +187,12 @@ impl Default for Peers {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
+            .build(connector.clone());
+        let frames = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
             .build(connector);
-        Self { client }
+        Self { client, frames }
     }
 }
 
@@ -200,6 +206,17 @@ impl Peers {
         req: Request<CrcBody>,
     ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
         self.client.request(req).await
+    }
+
+    /// Sends a stage call.
+    ///
+    /// # Errors
+    /// As [`Self::send`].
+    pub async fn send_full(
+        &self,
+        req: Request<http_body_util::Full<Bytes>>,
+    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        self.frames.request(req).await
     }
 }
 

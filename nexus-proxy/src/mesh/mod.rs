@@ -14,6 +14,7 @@
 
 pub mod forward;
 pub mod sign;
+pub mod stage;
 pub mod target;
 
 use std::collections::BTreeMap;
@@ -109,6 +110,8 @@ pub struct Mesh {
     grammars: Grammars,
     hosts: VirtualHosts,
     metrics: Arc<Metrics>,
+    /// Runs the stages other workers place here.
+    pipelines: Arc<crate::pipeline::Pipelines>,
     /// When our own heartbeat last succeeded: past [`cluster::DEAD_AFTER`] the others count us
     /// dead, so we stop claiming partitions.
     last_beat: Mutex<Option<Instant>>,
@@ -143,6 +146,7 @@ impl Mesh {
         grammars: Grammars,
         hosts: VirtualHosts,
         metrics: Arc<Metrics>,
+        pipelines: Arc<crate::pipeline::Pipelines>,
     ) -> Result<Arc<Self>, String> {
         let cluster = RedisCluster::connect(meta_url)
             .await
@@ -170,6 +174,7 @@ impl Mesh {
             grammars,
             hosts,
             metrics,
+            pipelines,
             last_beat: Mutex::new(Some(Instant::now())),
             refresh: Notify::new(),
         }))

@@ -28,6 +28,9 @@ pub const BODY_LENGTH: &str = "x-nexus-body-length";
 /// Trailer: CRC32C of the body as sent, 8 hex digits.
 pub const BODY_CRC32C: &str = "x-nexus-body-crc32c";
 
+/// A remote stage call's description (percent-encoded JSON, [`super::stage`]).
+pub const STAGE: &str = "x-nexus-stage";
+
 /// Most hops a request may take.
 pub const MAX_HOPS: u32 = 8;
 
@@ -73,9 +76,11 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The string the signature covers.
 fn canonical(method: &str, uri: &str, headers: &HeaderMap, hop: &HopInfo) -> String {
     format!(
-        "NEXUS1\n{method}\n{uri}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        "NEXUS1\n{method}\n{uri}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
         header(headers, "host").unwrap_or_default(),
         header(headers, CONTENT_LENGTH).unwrap_or_default(),
+        header(headers, STAGE).unwrap_or_default(),
+        header(headers, BODY_CRC32C).unwrap_or_default(),
         hop.hop,
         hop.path.join(","),
         hop.epoch,

@@ -91,8 +91,13 @@ impl Transformed {
         let logical_size = get(keys::SIZE)?
             .parse()
             .map_err(|_| format_error(bucket, key, "nexus-size is not a number"))?;
-        let recorded = Recorded::from_metadata(get(keys::PIPELINE)?, get(keys::PARAMS)?)
+        let mut recorded = Recorded::from_metadata(get(keys::PIPELINE)?, get(keys::PARAMS)?)
             .map_err(|e| format_error(bucket, key, &e))?;
+        if let Some(p) = m.get(keys::PLACEMENT) {
+            recorded
+                .set_placement(p)
+                .map_err(|e| format_error(bucket, key, &e))?;
+        }
         Ok(Self {
             stored_size: head
                 .content_length
@@ -361,6 +366,7 @@ pub async fn get(
             loaded,
             params: Arc::new(s.params.clone()),
             limits: limits_for(set, &s.digest),
+            placement: s.placement.clone(),
         });
     }
     let body = if want.is_empty() {

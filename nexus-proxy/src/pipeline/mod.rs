@@ -61,6 +61,9 @@ pub struct Pipelines {
     pub frames: Arc<tokio::sync::Semaphore>,
     /// Streamlet state, when the metadata store is Redis (set once at start).
     pub state: std::sync::OnceLock<Arc<crate::state::StateService>>,
+    /// The mesh, which places stages on other swarmlets (set once at start; none: every
+    /// stage runs here).
+    pub mesh: std::sync::OnceLock<std::sync::Weak<crate::mesh::Mesh>>,
 }
 
 /// What every frame of one request shares.
@@ -82,6 +85,7 @@ pub struct StageRun {
     pub loaded: Arc<Loaded>,
     pub params: Arc<serde_json::Map<String, serde_json::Value>>,
     pub limits: Limits,
+    pub placement: plan::Placement,
 }
 
 impl Pipelines {
@@ -103,6 +107,7 @@ impl Pipelines {
                 FRAMES_PER_THREAD * runtime_threads,
             )),
             state: std::sync::OnceLock::new(),
+            mesh: std::sync::OnceLock::new(),
         }
     }
 
@@ -141,8 +146,36 @@ impl Pipelines {
         input: Bytes,
     ) -> Result<Bytes, S3Error> {
         let mut data = input;
-        let request_id = &req.request_id;
+        let mesh = self.mesh.get().and_then(std::sync::Weak::upgrade);
         for stage in stages {
+            let remote = match &mesh {
+                Some(m) => m.place(stage, &req.info).map_err(|why| {
+                    tracing::warn!(streamlet = %stage.name, stage = stage.index, id = %req.request_id, "{why}");
+                    S3Error::with_message(s3s::S3ErrorCode::ServiceUnavailable, why)
+                })?,
+                None => None,
+            };
+            data = match (remote, &mesh) {
+                (Some(to), Some(m)) => m.run_remote(&to, stage, req, frame, data).await?,
+                _ => self.run_stage(stage, req, frame, data).await?,
+            };
+        }
+        Ok(data)
+    }
+
+    /// Runs one stage on one frame here.
+    ///
+    /// # Errors
+    /// The stage's S3 error (also logged and counted).
+    pub async fn run_stage(
+        &self,
+        stage: &StageRun,
+        req: &PipelineRequest,
+        frame: FrameInfo,
+        data: Bytes,
+    ) -> Result<Bytes, S3Error> {
+        let request_id = &req.request_id;
+        {
             let call = Call {
                 streamlet: Arc::clone(&stage.name),
                 request_id: Arc::clone(request_id),
@@ -160,16 +193,15 @@ impl Pipelines {
                 .await;
             self.metrics.streamlet_call(&stage.name, ran.as_secs_f64());
             match result {
-                Ok(out) => data = Bytes::from(out),
+                Ok(out) => Ok(Bytes::from(out)),
                 Err(e) => {
                     self.metrics
                         .streamlet_failure(&stage.name, stage.index, e.reason());
                     tracing::warn!(streamlet = %stage.name, stage = stage.index, id = %request_id, error = %e, "Streamlet failed.");
-                    return Err(e.to_s3(&stage.name, stage.index));
+                    Err(e.to_s3(&stage.name, stage.index))
                 }
             }
         }
-        Ok(data)
     }
 
     /// Where bodies too large for memory are spooled.

@@ -25,6 +25,7 @@ pub mod keys {
     pub const PARAMS: &str = "nexus-params";
     pub const CTX: &str = "nexus-ctx";
     pub const CHECKSUM: &str = "nexus-checksum";
+    pub const PLACEMENT: &str = "nexus-placement";
 }
 
 /// One stage as a write runs it.
@@ -36,6 +37,31 @@ pub struct StagePlan {
     pub limits: Limits,
     /// Whether reads run it in reverse (`on: ALL`); `on: PUT` stages run on writes only.
     pub reversible: bool,
+    /// Where it runs (the mesh places it; one node runs everything).
+    pub placement: Placement,
+}
+
+/// A stage's location and the hardware labels its worker must have. An empty location (plans
+/// recorded before placement was) runs anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Placement {
+    #[serde(default)]
+    pub location: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hardware: Vec<String>,
+}
+
+impl Placement {
+    fn of(stage: &nexus_core::resource::Stage) -> Self {
+        Self {
+            location: stage.location.as_str().to_owned(),
+            hardware: stage
+                .hardware
+                .iter()
+                .map(|h| h.as_str().to_owned())
+                .collect(),
+        }
+    }
 }
 
 /// The stages a write under a policy runs, in order.
@@ -90,6 +116,7 @@ impl Plan {
                 params: Arc::new(with_defaults(spec, &stage.params)),
                 limits: limits(&spec.limits),
                 reversible: spec.on == On::All,
+                placement: Placement::of(stage),
             });
         }
         Ok(Self {
@@ -123,6 +150,7 @@ impl Plan {
                     name: s.name.to_string(),
                     digest: s.digest.clone(),
                     params: (*s.params).clone(),
+                    placement: s.placement.clone(),
                 })
                 .collect(),
         }
@@ -159,6 +187,7 @@ pub fn data_sources(set: &PolicySet, policy: &CompiledPolicy) -> Result<Vec<Stag
             params: Arc::new(with_defaults(spec, &stage.params)),
             limits: limits(&spec.limits),
             reversible: false,
+            placement: Placement::of(stage),
         });
     }
     Ok(stages)
@@ -183,6 +212,8 @@ pub struct StageRecord {
     pub memory_bytes: usize,
     pub timeout_ms: u64,
     pub reversible: bool,
+    #[serde(default, flatten)]
+    pub placement: Placement,
 }
 
 impl From<&Plan> for PlanRecord {
@@ -199,6 +230,7 @@ impl From<&Plan> for PlanRecord {
                     memory_bytes: s.limits.memory_bytes,
                     timeout_ms: u64::try_from(s.limits.timeout.as_millis()).unwrap_or(u64::MAX),
                     reversible: s.reversible,
+                    placement: s.placement.clone(),
                 })
                 .collect(),
             frame_size: Some(p.frame_size),
@@ -223,6 +255,7 @@ impl TryFrom<PlanRecord> for Plan {
                         timeout: Duration::from_millis(s.timeout_ms),
                     },
                     reversible: s.reversible,
+                    placement: s.placement,
                 })
             })
             .collect::<Result<_, String>>()?;
@@ -262,6 +295,8 @@ pub struct RecordedStage {
     pub name: String,
     pub digest: Digest,
     pub params: Map<String, Value>,
+    /// Where it ran (`nexus-placement`; reads run it at the same place).
+    pub placement: Placement,
 }
 
 /// The pipeline recorded with a transformed object (PUT order).
@@ -321,9 +356,48 @@ impl Recorded {
                     .parse::<Digest>()
                     .map_err(|e| format!("stage `{name}`: {e}"))?,
                 params,
+                placement: Placement::default(),
             });
         }
         Ok(Self { stages })
+    }
+
+    /// The `nexus-placement` value: base64url of a JSON list of `{location, hardware}`, one per
+    /// stage; `None` when no stage names a location.
+    #[must_use]
+    pub fn placement_metadata(&self) -> Option<String> {
+        if self
+            .stages
+            .iter()
+            .all(|s| s.placement == Placement::default())
+        {
+            return None;
+        }
+        let list: Vec<&Placement> = self.stages.iter().map(|s| &s.placement).collect();
+        serde_json::to_string(&list)
+            .ok()
+            .map(|j| URL_SAFE_NO_PAD.encode(j))
+    }
+
+    /// Reads `nexus-placement` back into the stages.
+    ///
+    /// # Errors
+    /// Malformed, or another number of stages.
+    pub fn set_placement(&mut self, value: &str) -> Result<(), String> {
+        let json = URL_SAFE_NO_PAD
+            .decode(value)
+            .map_err(|e| format!("nexus-placement is not base64url: {e}"))?;
+        let list: Vec<Placement> = serde_json::from_slice(&json)
+            .map_err(|e| format!("nexus-placement is not a JSON list: {e}"))?;
+        if list.len() != self.stages.len() {
+            return Err(
+                "nexus-placement and nexus-pipeline name different numbers of stages".into(),
+            );
+        }
+        for (s, p) in self.stages.iter_mut().zip(list) {
+            s.placement = p;
+        }
+        Ok(())
     }
 }
 
@@ -389,17 +463,30 @@ mod tests {
                     name: "compress-zstd".into(),
                     digest: d.clone(),
                     params: p,
+                    placement: Placement {
+                        location: "edge".into(),
+                        hardware: vec!["gpu".into()],
+                    },
                 },
                 RecordedStage {
                     name: "noop".into(),
                     digest: d,
                     params: Map::new(),
+                    placement: Placement::default(),
                 },
             ],
         };
         let (pipeline, params) = r.to_metadata();
+        let placement = r.placement_metadata().expect("a located stage");
+        let mut back = Recorded::from_metadata(&pipeline, &params).expect("back");
+        back.set_placement(&placement).expect("placement");
+        assert_eq!(back, r);
+        assert!(back.set_placement(&URL_SAFE_NO_PAD.encode("[]")).is_err());
         assert!(pipeline.starts_with("compress-zstd@sha256:"), "{pipeline}");
-        assert_eq!(Recorded::from_metadata(&pipeline, &params), Ok(r));
+        assert_eq!(
+            Recorded::from_metadata(&pipeline, &params).map(|x| x.stages.len()),
+            Ok(r.stages.len())
+        );
         assert_eq!(
             Recorded::from_metadata("", &URL_SAFE_NO_PAD.encode("[]")),
             Ok(Recorded::default())

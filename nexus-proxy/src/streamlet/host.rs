@@ -56,6 +56,19 @@ impl SharedContext {
         }
     }
 
+    /// Replaces the entries (what a stage run on another worker left; read-only: ignored).
+    pub fn replace(&self, entries: BTreeMap<String, String>) {
+        if !self.read_only {
+            *self.lock() = entries;
+        }
+    }
+
+    /// Whether stages may not change it (GET pipelines).
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// The entries now.
     #[must_use]
     pub fn entries(&self) -> BTreeMap<String, String> {
