@@ -5,7 +5,8 @@
 #   2. nexus-proxy in front of moto (an S3 backend through aws-sdk-s3): boto3 again;
 #   3. the README policy workflow: the `nexus` CLI and a worker sharing the embedded metadata
 #      file (validate, apply, list, get, diff, delete; the worker follows without a restart);
-#   4. SIGTERM drains and exits 0.
+#   4. the README's local mesh (scripts/mesh.sh --check: Redis, a store worker, three swarmlets);
+#   5. SIGTERM drains and exits 0.
 # Expects scripts/setup.sh to have run. Every process started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -138,6 +139,9 @@ policy_suite() {
   [ "$fails" = 0 ]
 }
 policy_suite || status=1
+
+echo "== the README's local mesh (scripts/mesh.sh --check)"
+bash scripts/mesh.sh --check || status=1
 
 echo "== SIGTERM drains and exits 0"
 kill -TERM "$EMBEDDED_PID"

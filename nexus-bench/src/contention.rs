@@ -301,7 +301,7 @@ impl Rng {
 
 /// A private `redis-server` on a free loopback port, without persistence, in a temporary
 /// directory; killed (by its process handle) and the directory removed when dropped.
-struct RedisServer {
+pub struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
@@ -309,7 +309,17 @@ struct RedisServer {
 }
 
 impl RedisServer {
-    fn start(bin: &Path) -> anyhow::Result<Self> {
+    /// `redis://127.0.0.1:PORT`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts `bin` on a free port and waits for PING.
+    ///
+    /// # Errors
+    /// It cannot be started or does not answer.
+    pub fn start(bin: &Path) -> anyhow::Result<Self> {
         let version = Command::new(bin)
             .arg("--version")
             .output()

@@ -331,6 +331,20 @@ impl PolicyWorker {
         policies: &str,
         args: &[&str],
     ) -> anyhow::Result<Self> {
+        Self::start_env(proxy_bin, streamlets, policies, args, &[]).await
+    }
+
+    /// As [`Self::start`], with extra environment variables for the worker.
+    ///
+    /// # Errors
+    /// As [`Self::start`].
+    pub async fn start_env(
+        proxy_bin: &Path,
+        streamlets: &Path,
+        policies: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let dir = tempdir()?;
         std::fs::write(dir.join("policies.yaml"), policies)?;
         let (data, pol, sl) = (
@@ -338,18 +352,13 @@ impl PolicyWorker {
             dir.display().to_string(),
             streamlets.display().to_string(),
         );
-        let mut all = vec![
-            "--data-dir",
-            &data,
-            "--meta",
-            "memory",
-            "--policies",
-            &pol,
-            "--streamlets",
-            &sl,
-        ];
+        let mut all = vec!["--data-dir", &data, "--policies", &pol, "--streamlets", &sl];
+        if !args.contains(&"--meta") {
+            all.extend_from_slice(&["--meta", "memory"]);
+        }
         all.extend_from_slice(args);
-        let (mut child, addrs) = procs::spawn_worker(proxy_bin, &all, &dir.join("proxy.log"))?;
+        let (mut child, addrs) =
+            procs::spawn_worker_env(proxy_bin, &all, &dir.join("proxy.log"), env)?;
         procs::wait_ready(addrs.admin, &mut child, Duration::from_secs(30)).await?;
         Ok(Self { addrs, child, dir })
     }

@@ -11,6 +11,7 @@ pub mod control;
 pub mod load;
 pub mod machine;
 pub mod matrix;
+pub mod mesh;
 pub mod ops;
 pub mod pattern;
 pub mod procs;

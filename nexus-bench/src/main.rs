@@ -120,6 +120,29 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         keys: usize,
     },
+    /// The mesh: PUT throughput through 1, 2 and 3 swarmlets (noop stages) vs direct, and
+    /// streamlet-state reads per request, partition-aware vs shared (private Redis, loopback).
+    Mesh {
+        /// The proxy binary (default: `nexus-proxy` next to this executable).
+        #[arg(long)]
+        proxy_bin: Option<PathBuf>,
+        /// Built streamlets (`scripts/build-streamlets.sh`).
+        #[arg(long, default_value = "streamlets/dist")]
+        streamlets: PathBuf,
+        /// The `redis-server` binary.
+        #[arg(long, default_value = "redis-server")]
+        redis_server: PathBuf,
+        #[arg(long, value_delimiter = ',', value_parser = parse_size, default_values = ["8MiB", "64MiB"])]
+        sizes: Vec<u64>,
+        #[arg(long, value_delimiter = ',', default_values = ["1", "8"])]
+        concurrency: Vec<usize>,
+        /// Seconds per cell at most.
+        #[arg(long, default_value_t = 4)]
+        seconds: u64,
+        /// PUTs of the state benchmark (64 KiB each, over 4 partitions).
+        #[arg(long, default_value_t = 800)]
+        state_requests: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +315,32 @@ async fn main() -> anyhow::Result<()> {
                 keys,
             };
             print!("{}", nexus_bench::contention::run(&options).await?);
+            Ok(())
+        }
+        Cmd::Mesh {
+            proxy_bin,
+            streamlets,
+            redis_server,
+            sizes,
+            concurrency,
+            seconds,
+            state_requests,
+        } => {
+            let bin = match proxy_bin {
+                Some(b) => b,
+                None => matrix::sibling_proxy()?,
+            };
+            let report = nexus_bench::mesh::run(
+                &bin,
+                &streamlets,
+                &redis_server,
+                &sizes,
+                &concurrency,
+                seconds,
+                state_requests,
+            )
+            .await?;
+            print!("{report}");
             Ok(())
         }
     }

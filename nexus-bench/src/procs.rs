@@ -145,6 +145,19 @@ pub fn spawn_worker(
     args: &[&str],
     log: &PathBuf,
 ) -> anyhow::Result<(Child, ProxyAddrs)> {
+    spawn_worker_env(bin, args, log, &[])
+}
+
+/// As [`spawn_worker`], with extra environment variables.
+///
+/// # Errors
+/// As [`spawn_worker`].
+pub fn spawn_worker_env(
+    bin: &Path,
+    args: &[&str],
+    log: &PathBuf,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(Child, ProxyAddrs)> {
     let addrs = ProxyAddrs {
         s3: free_port()?,
         admin: free_port()?,
@@ -159,6 +172,7 @@ pub fn spawn_worker(
         .args(["--access-key", ACCESS_KEY])
         .args(["--secret-key", SECRET_KEY])
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)

@@ -364,23 +364,21 @@ fn mesh_config(args: &Args) -> Result<Option<MeshConfig>, ConfigError> {
             ));
         }
     };
-    let scheme = if args.tls_cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    if args.tls_cert.is_some() {
+        return Err(err(
+            "--swarmlet with --tls-cert: workers dial each other over plain HTTP in this release; \
+             run the mesh on a private network without --tls-cert",
+        ));
+    }
     let advertise = match args.advertise.as_deref() {
         Some(a) => {
             let uri: http::Uri = a
                 .parse()
                 .map_err(|e| err(format!("--advertise {a:?} is not a URL: {e}")))?;
             let plain_path = matches!(uri.path(), "" | "/") && uri.query().is_none();
-            if !matches!(uri.scheme_str(), Some("http" | "https"))
-                || uri.host().is_none()
-                || !plain_path
-            {
+            if uri.scheme_str() != Some("http") || uri.host().is_none() || !plain_path {
                 return Err(err(format!(
-                    "--advertise {a:?} must be http(s)://HOST:PORT without a path"
+                    "--advertise {a:?} must be http://HOST:PORT without a path"
                 )));
             }
             a.trim_end_matches('/').to_owned()
@@ -391,7 +389,7 @@ fn mesh_config(args: &Args) -> Result<Option<MeshConfig>, ConfigError> {
                 args.listen
             )));
         }
-        None => format!("{scheme}://{}", args.listen),
+        None => format!("http://{}", args.listen),
     };
     Ok(Some(MeshConfig {
         swarmlet,

@@ -138,3 +138,36 @@ fn virtual_host_domains_are_validated() {
     assert!(parse(&["--virtual-host-domain", "http://x"]).is_err());
     assert!(parse(&["--virtual-host-domain", "x:9000"]).is_err());
 }
+
+#[test]
+fn mesh_flags_are_checked_before_anything_starts() {
+    let redis = ["--meta", "redis://127.0.0.1:6379"];
+    let secret = ["--cluster-secret", "0123456789abcdef"];
+    let with = |extra: &[&str]| {
+        let mut a = vec!["--swarmlet", "edge"];
+        a.extend_from_slice(&redis);
+        a.extend_from_slice(&secret);
+        a.extend_from_slice(extra);
+        parse(&a)
+    };
+    let c = with(&["--hardware", "gpu,fpga,gpu"]).unwrap();
+    let m = c.mesh.expect("mesh");
+    assert_eq!((m.swarmlet.as_str(), m.location.as_str()), ("edge", "edge"));
+    assert_eq!(m.hardware, vec!["fpga".to_owned(), "gpu".to_owned()]);
+    assert_eq!(m.advertise, "http://127.0.0.1:9000");
+    assert!(parse(&[]).unwrap().mesh.is_none());
+    let cases: [(Vec<&str>, &str); 8] = [
+        (vec!["--swarmlet", "edge"], "Redis"),
+        (vec!["--swarmlet", "edge", "--meta", "redis://h"], "--cluster-secret"),
+        (vec!["--swarmlet", "edge", "--meta", "redis://h", "--cluster-secret", "short"], "16 bytes"),
+        (vec!["--swarmlet", "Edge_1", "--meta", "redis://h", "--cluster-secret", "0123456789abcdef"], "--swarmlet"),
+        (vec!["--location", "edge"], "need --swarmlet"),
+        (vec!["--swarmlet", "e", "--meta", "redis://h", "--cluster-secret", "0123456789abcdef", "--listen", "0.0.0.0:9000"], "--advertise"),
+        (vec!["--swarmlet", "e", "--meta", "redis://h", "--cluster-secret", "0123456789abcdef", "--advertise", "https://x:1"], "http://"),
+        (vec!["--swarmlet", "e", "--meta", "redis://h", "--cluster-secret", "0123456789abcdef", "--hardware", "GPU"], "--hardware"),
+    ];
+    for (args, want) in cases {
+        let e = parse(&args).unwrap_err();
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+}
