@@ -383,7 +383,10 @@ impl PolicyWorker {
         let text = procs::admin_get(self.addrs.admin, "/metrics").await?.1;
         Ok(text
             .lines()
-            .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+            .filter(|l| {
+                (l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+                    && l.contains(label)
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum())
     }

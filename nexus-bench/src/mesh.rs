@@ -193,7 +193,7 @@ async fn hops(
             .map_err(|e| anyhow::anyhow!("create {b}: {e:?}"))?;
     }
     let mut out = String::from(
-        "| size | conc | direct MiB/s | 1 hop | 2 hops | 3 hops | 1 hop / direct | 2 hops / direct | 3 hops / direct |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| size | conc | direct MiB/s | 1 hop | 2 hops | 3 hops | 1 hop / direct | 2 hops / direct | 3 hops / direct | 2 hops / 1 hop | 3 hops / 1 hop |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for &size in sizes {
         for &conc in concurrency {
@@ -217,7 +217,7 @@ async fn hops(
             }
             writeln!(
                 out,
-                "| {} | {conc} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                "| {} | {conc} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 crate::units::format_size(size),
                 row[0],
                 row[1],
@@ -226,6 +226,8 @@ async fn hops(
                 row[1] / row[0],
                 row[2] / row[0],
                 row[3] / row[0],
+                row[2] / row[1],
+                row[3] / row[1],
             )?;
         }
     }

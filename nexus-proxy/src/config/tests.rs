@@ -158,13 +158,72 @@ fn mesh_flags_are_checked_before_anything_starts() {
     assert!(parse(&[]).unwrap().mesh.is_none());
     let cases: [(Vec<&str>, &str); 8] = [
         (vec!["--swarmlet", "edge"], "Redis"),
-        (vec!["--swarmlet", "edge", "--meta", "redis://h"], "--cluster-secret"),
-        (vec!["--swarmlet", "edge", "--meta", "redis://h", "--cluster-secret", "short"], "16 bytes"),
-        (vec!["--swarmlet", "Edge_1", "--meta", "redis://h", "--cluster-secret", "0123456789abcdef"], "--swarmlet"),
+        (
+            vec!["--swarmlet", "edge", "--meta", "redis://h"],
+            "--cluster-secret",
+        ),
+        (
+            vec![
+                "--swarmlet",
+                "edge",
+                "--meta",
+                "redis://h",
+                "--cluster-secret",
+                "short",
+            ],
+            "16 bytes",
+        ),
+        (
+            vec![
+                "--swarmlet",
+                "Edge_1",
+                "--meta",
+                "redis://h",
+                "--cluster-secret",
+                "0123456789abcdef",
+            ],
+            "--swarmlet",
+        ),
         (vec!["--location", "edge"], "need --swarmlet"),
-        (vec!["--swarmlet", "e", "--meta", "redis://h", "--cluster-secret", "0123456789abcdef", "--listen", "0.0.0.0:9000"], "--advertise"),
-        (vec!["--swarmlet", "e", "--meta", "redis://h", "--cluster-secret", "0123456789abcdef", "--advertise", "https://x:1"], "http://"),
-        (vec!["--swarmlet", "e", "--meta", "redis://h", "--cluster-secret", "0123456789abcdef", "--hardware", "GPU"], "--hardware"),
+        (
+            vec![
+                "--swarmlet",
+                "e",
+                "--meta",
+                "redis://h",
+                "--cluster-secret",
+                "0123456789abcdef",
+                "--listen",
+                "0.0.0.0:9000",
+            ],
+            "--advertise",
+        ),
+        (
+            vec![
+                "--swarmlet",
+                "e",
+                "--meta",
+                "redis://h",
+                "--cluster-secret",
+                "0123456789abcdef",
+                "--advertise",
+                "https://x:1",
+            ],
+            "http://",
+        ),
+        (
+            vec![
+                "--swarmlet",
+                "e",
+                "--meta",
+                "redis://h",
+                "--cluster-secret",
+                "0123456789abcdef",
+                "--hardware",
+                "GPU",
+            ],
+            "--hardware",
+        ),
     ];
     for (args, want) in cases {
         let e = parse(&args).unwrap_err();
