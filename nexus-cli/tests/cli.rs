@@ -121,9 +121,12 @@ fn resources_list_get_delete_against_the_embedded_file() {
     let names: Vec<&str> = text
         .lines()
         .skip(1)
+        .take_while(|l| !l.is_empty())
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(names, ["cloud", "edge"]);
+    // Below the resources, the live workers: none without a Redis metadata store.
+    assert!(text.contains("workers: none (single-node mode"), "{text}");
 
     let out = nexus_at(dir.path(), &["swarmlet", "get", "edge", "-o", "yaml"]);
     assert_eq!(stdout(&out), body);

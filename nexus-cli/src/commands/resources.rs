@@ -62,11 +62,10 @@ impl Verb {
                 let view = super::members::view(ctx).await?;
                 match ctx.output {
                     Output::Table => {
+                        // The resources first (what was applied), then who is live.
+                        print_records(ctx.output, &records)?;
+                        println!();
                         super::members::print(view.as_ref());
-                        if !records.is_empty() {
-                            println!();
-                            print_records(ctx.output, &records)?;
-                        }
                         Ok(())
                     }
                     Output::Json | Output::Yaml => super::output::print_json(&serde_json::json!({

@@ -680,7 +680,15 @@ fn assert_same(system: &str, direct: &Seen, nexus: &Seen) {
 /// Runs the three replays straight to moto and through `proxy`, comparing every response; with
 /// a client of the proxy's store (`store`), checks what it holds.
 async fn replay_all(direct: &Client, proxy: &Proxy, store: Option<&Client>) {
-    let nexus = proxy.client();
+    replay_systems(direct, &proxy.client(), store).await;
+    pipelines_ran(proxy.admin).await;
+    leaves_nothing(store).await;
+}
+
+/// Each system's sequence straight to S3 (`direct`) and through Nexus (`nexus`): the broker
+/// must see the same answers; data objects are stored transformed when `store` can be read.
+pub async fn replay_systems(direct: &Client, nexus: &Client, store: Option<&Client>) {
+    let nexus = nexus.clone();
     let (mut d, mut n) = (Seen::default(), Seen::default());
     kafka(direct, &mut d).await;
     kafka_delete(direct, &mut d).await;
@@ -709,9 +717,11 @@ async fn replay_all(direct: &Client, proxy: &Proxy, store: Option<&Client>) {
     assert_stored(store, PRAVEGA_BUCKET, &pravega_chunk(1, 0, 0x10), true).await;
     pravega_delete(&nexus, &mut n).await;
     assert_same("pravega", &d, &n);
+}
 
-    // The pipelines ran: each policy stored fewer bytes than it was given.
-    let m = crate::support::metrics::scrape(proxy.admin).await;
+/// The pipelines ran: each policy stored fewer bytes than it was given.
+async fn pipelines_ran(admin: std::net::SocketAddr) {
+    let m = crate::support::metrics::scrape(admin).await;
     for policy in ["kafka-logs-zstd", "pulsar-offload-gzip", "pravega-lts-zstd"] {
         let labels = [("policy", policy)];
         let logical = m.value("nexus_pipeline_logical_bytes_total", &labels);
@@ -721,8 +731,10 @@ async fn replay_all(direct: &Client, proxy: &Proxy, store: Option<&Client>) {
             "{policy}: stored {stored} of {logical}"
         );
     }
+}
 
-    // Nothing is left in the store (staging included).
+/// Nothing is left in the store (staging included).
+pub async fn leaves_nothing(store: Option<&Client>) {
     let Some(store) = store else {
         return;
     };
@@ -738,7 +750,7 @@ async fn replay_all(direct: &Client, proxy: &Proxy, store: Option<&Client>) {
     }
 }
 
-async fn buckets(c: &Client) {
+pub async fn buckets(c: &Client) {
     for bucket in [KAFKA_BUCKET, PULSAR_BUCKET, PRAVEGA_BUCKET] {
         c.create_bucket()
             .bucket(bucket)

@@ -2,6 +2,7 @@
 //! metadata store and one s3s-fs server as the shared backend, all on loopback.
 
 mod placement;
+mod replay;
 mod routing;
 mod security;
 mod stateful;
@@ -135,6 +136,8 @@ pub struct Mesh {
     pub workers: Vec<Worker>,
     /// The `--policies` of every worker.
     pub policies: PathBuf,
+    /// The workers' backend when not [`Self::backend`] (a moto server).
+    pub backend_url: Option<String>,
 }
 
 /// Names of the environment variables the workers read the `cold` test store's keys from.
@@ -172,6 +175,7 @@ impl Mesh {
             backend,
             workers: Vec::new(),
             policies,
+            backend_url: None,
         };
         for spec in specs {
             mesh.spawn(spec).await;
@@ -208,7 +212,11 @@ impl Mesh {
             .arg("--meta")
             .arg(self.meta_url())
             .arg("--backend-endpoint")
-            .arg(&self.backend.endpoint)
+            .arg(
+                self.backend_url
+                    .as_deref()
+                    .unwrap_or(&self.backend.endpoint),
+            )
             .arg("--backend-access-key")
             .arg(BACKEND_KEYS.0)
             .arg("--backend-secret-key")
