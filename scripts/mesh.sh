@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # A local three-swarmlet mesh on loopback, with Redis:
 #   redis-server        127.0.0.1:${NEXUS_MESH_REDIS_PORT:-6390}  (metadata store, no persistence)
-#   store               127.0.0.1:9010  a single-node nexus-proxy on its embedded store: the
-#                                       object store every mesh worker writes to
+#   store               127.0.0.1:9010  moto_server (from the project's venv, scripts/setup.sh):
+#                                       the S3 store every mesh worker writes to
 #   edge                127.0.0.1:9001  swarmlet edge,     location edge
 #   edge-gpu            127.0.0.1:9002  swarmlet edge-gpu, location edge,  hardware gpu
 #   cloud               127.0.0.1:9003  swarmlet cloud,    location cloud
-# (admin ports 9101-9103, 9110), with the example policies and the shipped streamlets; any of
+# (admin ports 9101-9103), with the example policies and the shipped streamlets; any of
 # the three is a broker's endpoint (credentials nexus / nexus-secret-key). Ctrl-C stops it all.
 #   --check   start, verify (nexus status shows the three workers; a segment written through the
 #             cloud worker has its edge stage run at the edge and reads back identical through
@@ -20,7 +20,8 @@ REDIS_PORT="${NEXUS_MESH_REDIS_PORT:-6390}"
 check=false
 [ "${1:-}" = "--check" ] && check=true
 
-command -v redis-server >/dev/null || bash scripts/setup.sh
+VENV="${NEXUS_VENV:-$NEXUS_CACHE/venv}"
+if ! command -v redis-server >/dev/null || [ ! -x "$VENV/bin/moto_server" ]; then bash scripts/setup.sh; fi
 [ -d streamlets/dist ] || bash scripts/build-streamlets.sh
 cargo build --release --locked -p nexus-proxy -p nexus-cli
 BIN="$TARGET/release/nexus-proxy"
@@ -46,10 +47,9 @@ wait_ready() { # NAME ADMIN_PORT
   cat "$dir/$1.log"; echo "$1 did not become ready"; exit 1
 }
 
-"$BIN" --listen 127.0.0.1:9010 --admin-listen 127.0.0.1:9110 --data-dir "$dir/store" \
-  --meta "file:$dir/store-meta.json" 2>"$dir/store.log" &
+"$VENV/bin/moto_server" -H 127.0.0.1 -p 9010 >"$dir/store.log" 2>&1 &
 pids+=($!)
-wait_ready store 9110
+for _ in $(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:9010/ 2>/dev/null && break; sleep 0.1; done
 
 start_worker() { # NAME PORT ADMIN LOCATION [HARDWARE]
   local name=$1 port=$2 admin=$3 location=$4 hardware=${5:-}
@@ -58,8 +58,8 @@ start_worker() { # NAME PORT ADMIN LOCATION [HARDWARE]
   NEXUS_CLUSTER_SECRET=local-mesh-secret-0123456789 "$BIN" \
     --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" --data-dir "$dir/$name" \
     --meta "$META" --swarmlet "$name" --location "$location" "${hw[@]}" \
-    --backend-endpoint http://127.0.0.1:9010 --backend-access-key nexus \
-    --backend-secret-key nexus-secret-key --backend-path-style \
+    --backend-endpoint http://127.0.0.1:9010 --backend-access-key moto \
+    --backend-secret-key moto-secret --backend-path-style \
     --policies policies --streamlets streamlets/dist 2>"$dir/$name.log" &
   pids+=($!)
 }
@@ -79,7 +79,7 @@ fi
 workers=$("$NEXUS" --meta "$META" -o json status | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))')
 [ "$workers" = 3 ] || { echo "expected 3 workers in nexus status, got $workers"; exit 1; }
 export NEXUS_SHARED_DIR="${NEXUS_SHARED_DIR:-$(cd .. && pwd)/shared}"
-"${NEXUS_VENV:-$NEXUS_CACHE/venv}/bin/python" - <<'EOF'
+"$VENV/bin/python" - <<'EOF'
 import hashlib, os, urllib.request
 import boto3
 from botocore.config import Config
