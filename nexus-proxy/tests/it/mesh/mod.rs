@@ -52,6 +52,28 @@ pub struct Spec {
 }
 
 impl Spec {
+    pub fn at(
+        swarmlet: &'static str,
+        location: &'static str,
+        hardware: &'static [&'static str],
+    ) -> Self {
+        Self {
+            swarmlet,
+            location,
+            hardware,
+            extra: Vec::new(),
+        }
+    }
+
+    /// edge; edge-gpu (location edge, `gpu`); cloud.
+    pub fn three_swarmlets() -> Vec<Self> {
+        vec![
+            Self::at("edge", "edge", &[]),
+            Self::at("edge-gpu", "edge", &["gpu"]),
+            Self::at("cloud", "cloud", &[]),
+        ]
+    }
+
     pub fn edge() -> Self {
         Self {
             swarmlet: "edge",
@@ -336,6 +358,24 @@ impl Mesh {
             .await
             .expect("create bucket");
     }
+}
+
+/// The whole body of `bucket/key`, or the error as text.
+pub async fn get(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+    let got = c
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(got
+        .body
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_bytes()
+        .to_vec())
 }
 
 /// Retries `op` like a broker's SDK does on 503 (and on connection errors), for up to `within`.

@@ -59,26 +59,7 @@ fn key(topic: &str, offset: u64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stages_run_where_their_location_and_hardware_are() {
     let dir = tempfile::tempdir().expect("dir");
-    let specs = vec![
-        Spec {
-            swarmlet: "edge",
-            location: "edge",
-            hardware: &[],
-            extra: Vec::new(),
-        },
-        Spec {
-            swarmlet: "edge-gpu",
-            location: "edge",
-            hardware: &["gpu"],
-            extra: Vec::new(),
-        },
-        Spec {
-            swarmlet: "cloud",
-            location: "cloud",
-            hardware: &[],
-            extra: Vec::new(),
-        },
-    ];
+    let specs = Spec::three_swarmlets();
     let Some(mesh) = Mesh::start_with("mesh::placement", specs, policies(dir.path())).await else {
         return;
     };

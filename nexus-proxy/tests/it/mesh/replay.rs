@@ -24,26 +24,7 @@ async fn broker_replays_through_the_mesh_match_the_direct_run() {
         return;
     };
     mesh.backend_url = Some(moto.endpoint.clone());
-    for spec in [
-        Spec {
-            swarmlet: "edge",
-            location: "edge",
-            hardware: &[],
-            extra: Vec::new(),
-        },
-        Spec {
-            swarmlet: "edge-gpu",
-            location: "edge",
-            hardware: &["gpu"],
-            extra: Vec::new(),
-        },
-        Spec {
-            swarmlet: "cloud",
-            location: "cloud",
-            hardware: &[],
-            extra: Vec::new(),
-        },
-    ] {
+    for spec in Spec::three_swarmlets() {
         mesh.spawn(spec).await;
     }
     bounded(400, "mesh replays", async {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::{BUCKET, COLD_KEYS_ENV, Mesh, Spec, retrying, segment_key};
+use super::{BUCKET, COLD_KEYS_ENV, Mesh, Spec, get, retrying, segment_key};
 use crate::pipeline::logs;
 use crate::support::metrics::scrape;
 use crate::support::{bounded, md5_hex};
@@ -46,23 +46,6 @@ spec:
     let path = dir.join("routed.yaml");
     std::fs::write(&path, text).expect("write policies");
     path
-}
-
-async fn get(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
-    let got = c
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    Ok(got
-        .body
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_bytes()
-        .to_vec())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

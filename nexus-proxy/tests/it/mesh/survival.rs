@@ -8,29 +8,12 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
-use super::{BUCKET, Mesh, Spec, retrying, segment_key};
+use super::{BUCKET, Mesh, Spec, get, retrying, segment_key};
 use crate::pipeline::logs;
 use crate::support::metrics::scrape;
 use crate::support::raw;
 use crate::support::sigv4::{Payload, Req, object_path};
 use crate::support::{bounded, md5_hex};
-
-async fn read(c: &aws_sdk_s3::Client, key: &str) -> Result<Vec<u8>, String> {
-    let got = c
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    Ok(got
-        .body
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_bytes()
-        .to_vec())
-}
 
 async fn put(c: &aws_sdk_s3::Client, key: &str, body: &[u8]) -> Result<(), String> {
     c.put_object()
@@ -107,7 +90,7 @@ async fn killed_owners_lose_no_acknowledged_object() {
         .await;
         let died = Instant::now();
         assert_eq!(
-            md5_hex(&read(&entry, &key).await.expect("read")),
+            md5_hex(&get(&entry, BUCKET, &key).await.expect("read")),
             md5_hex(&body)
         );
         acked.push((key, body));
@@ -189,7 +172,7 @@ async fn killed_owners_lose_no_acknowledged_object() {
         // Every acknowledged object reads back identical through the survivor.
         mesh.wait_members(1).await;
         for (key, body) in &acked {
-            let got = read(&entry, key)
+            let got = get(&entry, BUCKET, key)
                 .await
                 .unwrap_or_else(|e| panic!("{key}: {e}"));
             assert_eq!(md5_hex(&got), md5_hex(body), "{key}");
@@ -236,7 +219,7 @@ async fn leaving_and_joining_workers_move_partitions() {
         assert_eq!(after.workers().count(), 2, "{after:?}");
         assert!(after.swarmlets["edge"].epoch > epoch);
         let (got, _) = retrying(Duration::from_secs(5), "read after the leave", || {
-            read(&entry, &key)
+            get(&entry, BUCKET, &key)
         })
         .await;
         assert_eq!(md5_hex(&got), md5_hex(&body));
