@@ -437,6 +437,41 @@ pub fn generic_policy(name: &str, bucket: &str, stages: &[&str]) -> String {
     )
 }
 
+/// PUT MiB/s of one cell: direct to bucket `bench`, then through `through` to each of
+/// `buckets` (4 GiB or `seconds` at most each, after a warm-up of both clients).
+///
+/// # Errors
+/// A load had errors.
+pub async fn put_row(
+    direct: &aws_sdk_s3::Client,
+    through: &aws_sdk_s3::Client,
+    buckets: &[&str],
+    size: u64,
+    conc: usize,
+    seconds: u64,
+) -> anyhow::Result<Vec<f64>> {
+    use crate::load::{self, LoadSpec, Op};
+    let spec = |bucket: &str| LoadSpec {
+        op: Op::Put,
+        bucket: bucket.to_owned(),
+        size,
+        concurrency: conc,
+        requests: (4u64 << 30) / size.max(1),
+        max_duration: Duration::from_secs(seconds),
+    };
+    load::warm_up(direct, "bench", conc).await;
+    load::warm_up(through, buckets.first().copied().unwrap_or("bench"), conc).await;
+    let d = load::run(direct, &spec("bench")).await;
+    ensure!(d.errors == 0, "direct errors: {:?}", d.error_samples);
+    let mut row = vec![d.mib_per_s()];
+    for b in buckets {
+        let r = load::run(through, &spec(b)).await;
+        ensure!(r.errors == 0, "{b} errors: {:?}", r.error_samples);
+        row.push(r.mib_per_s());
+    }
+    Ok(row)
+}
+
 /// `nexus-bench pipeline`: PUT throughput direct to the in-memory backend, through the proxy
 /// without a policy (pass-through), and through policies running 1, 2 and 3 `noop` streamlets
 /// (paper Fig. 44), in one run. The backend drains PUT bodies and keeps none, so only the PUT
@@ -451,7 +486,6 @@ pub async fn pipeline(
     concurrency: &[usize],
     seconds: u64,
 ) -> anyhow::Result<String> {
-    use crate::load::{self, LoadSpec, Op};
     let policies: String = (1..=3)
         .map(|n| {
             generic_policy(
@@ -487,25 +521,7 @@ pub async fn pipeline(
     );
     for &size in sizes {
         for &conc in concurrency {
-            let spec = |bucket: &str| LoadSpec {
-                op: Op::Put,
-                bucket: bucket.to_owned(),
-                size,
-                concurrency: conc,
-                requests: (4u64 << 30) / size.max(1),
-                max_duration: Duration::from_secs(seconds),
-            };
-            load::warm_up(&direct, "bench", conc).await;
-            load::warm_up(&through, "bench", conc).await;
-            let mut row = Vec::new();
-            let d = load::run(&direct, &spec("bench")).await;
-            ensure!(d.errors == 0, "direct errors: {:?}", d.error_samples);
-            row.push(d.mib_per_s());
-            for b in buckets {
-                let r = load::run(&through, &spec(b)).await;
-                ensure!(r.errors == 0, "{b} errors: {:?}", r.error_samples);
-                row.push(r.mib_per_s());
-            }
+            let row = put_row(&direct, &through, &buckets, size, conc, seconds).await?;
             writeln!(
                 out,
                 "| {} | {conc} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",

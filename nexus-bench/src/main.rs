@@ -246,10 +246,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             seconds,
         } => {
-            let bin = match proxy_bin {
-                Some(b) => b,
-                None => matrix::sibling_proxy()?,
-            };
+            let bin = proxy_or_sibling(proxy_bin)?;
             let report =
                 nexus_bench::control::pipeline(&bin, &streamlets, &sizes, &concurrency, seconds)
                     .await?;
@@ -261,10 +258,7 @@ async fn main() -> anyhow::Result<()> {
             streamlets,
             loghub,
         } => {
-            let bin = match proxy_bin {
-                Some(b) => b,
-                None => matrix::sibling_proxy()?,
-            };
+            let bin = proxy_or_sibling(proxy_bin)?;
             print!(
                 "{}",
                 nexus_bench::compression::run(&bin, &streamlets, &loghub).await?
@@ -278,10 +272,7 @@ async fn main() -> anyhow::Result<()> {
             parts,
             level,
         } => {
-            let bin = match proxy_bin {
-                Some(b) => b,
-                None => matrix::sibling_proxy()?,
-            };
+            let bin = proxy_or_sibling(proxy_bin)?;
             print!(
                 "{}",
                 nexus_bench::streamlets::run(&bin, &streamlets, &loghub, &parts, level).await?
@@ -294,10 +285,7 @@ async fn main() -> anyhow::Result<()> {
             workers,
             applies,
         } => {
-            let bin = match proxy_bin {
-                Some(b) => b,
-                None => matrix::sibling_proxy()?,
-            };
+            let bin = proxy_or_sibling(proxy_bin)?;
             let report = nexus_bench::control::propagation(&bin, &meta, workers, applies).await?;
             print!("{report}");
             Ok(())
@@ -326,10 +314,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             state_requests,
         } => {
-            let bin = match proxy_bin {
-                Some(b) => b,
-                None => matrix::sibling_proxy()?,
-            };
+            let bin = proxy_or_sibling(proxy_bin)?;
             let report = nexus_bench::mesh::run(
                 &bin,
                 &streamlets,
@@ -344,6 +329,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--proxy-bin`, or the `nexus-proxy` next to this executable.
+fn proxy_or_sibling(proxy_bin: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    proxy_bin.map_or_else(matrix::sibling_proxy, Ok)
 }
 
 async fn serve_backend(listen: SocketAddr, exit_with_parent: bool) -> anyhow::Result<()> {

@@ -17,8 +17,7 @@ use anyhow::{Context as _, ensure};
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::contention::RedisServer;
-use crate::control::{PolicyWorker, backend_args, bench_client};
-use crate::load::{self, LoadSpec, Op};
+use crate::control::{PolicyWorker, backend_args, bench_client, put_row};
 use crate::procs;
 
 const SECRET: &str = "nexus-bench-cluster-secret";
@@ -197,24 +196,8 @@ async fn hops(
     );
     for &size in sizes {
         for &conc in concurrency {
-            let spec = |bucket: &str| LoadSpec {
-                op: Op::Put,
-                bucket: bucket.to_owned(),
-                size,
-                concurrency: conc,
-                requests: (4u64 << 30) / size.max(1),
-                max_duration: Duration::from_secs(seconds),
-            };
-            load::warm_up(&direct, "bench", conc).await;
-            load::warm_up(&through, "bench-h3", conc).await;
-            let d = load::run(&direct, &spec("bench")).await;
-            ensure!(d.errors == 0, "direct errors: {:?}", d.error_samples);
-            let mut row = vec![d.mib_per_s()];
-            for b in ["bench-h1", "bench-h2", "bench-h3"] {
-                let r = load::run(&through, &spec(b)).await;
-                ensure!(r.errors == 0, "{b} errors: {:?}", r.error_samples);
-                row.push(r.mib_per_s());
-            }
+            let buckets = ["bench-h1", "bench-h2", "bench-h3"];
+            let row = put_row(&direct, &through, &buckets, size, conc, seconds).await?;
             writeln!(
                 out,
                 "| {} | {conc} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",

@@ -18,7 +18,7 @@ use s3s::service::S3Service;
 use tracing::{Instrument, debug, error, info_span, warn};
 
 use crate::body::CountingBody;
-use crate::mesh::{Admission, Mesh, error_response};
+use crate::mesh::{Admission, Mesh};
 use crate::metrics::Metrics;
 use crate::request::{RequestCtx, RequestId};
 
@@ -45,85 +45,85 @@ impl Edge {
         let started = Instant::now();
         self.metrics.request_started();
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-        if let Some(mesh) = &self.mesh
-            && path == crate::mesh::stage::PATH
-        {
-            let ctx = Arc::new(RequestCtx::new());
+        let Some(mesh) = self.mesh.clone() else {
+            let (ctx, span) = opened(None);
+            let res = self
+                .serve_s3(req.map(s3s::Body::http_body), &ctx, &span, &method, &path)
+                .await;
+            return self.finish(res, &ctx, &span, started, &method, &path);
+        };
+        if path == crate::mesh::stage::PATH {
+            let (ctx, span) = opened(None);
             ctx.set_op("Stage");
-            let span = info_span!("stage", id = %ctx.id);
             let res = mesh.serve_stage(req).instrument(span.clone()).await;
             return self.finish(res, &ctx, &span, started, &method, &path);
         }
-        let admission = match &self.mesh {
-            None => Admission::Local {
-                req: req.map(s3s::Body::http_body),
-                route: None,
-                hop: None,
-            },
-            Some(mesh) => mesh.admit(req).await,
-        };
+        let admission = mesh.admit(req).await;
+        // A forwarded request keeps the id its entry worker gave it.
         let id = match &admission {
             Admission::Local { hop: Some(h), .. } => RequestId::parse(&h.request_id),
             _ => None,
         };
-        let ctx = Arc::new(id.map_or_else(RequestCtx::new, RequestCtx::with_id));
-        let span = info_span!("s3", id = %ctx.id);
-
-        let (req, hop) = match admission {
+        let (ctx, span) = opened(id);
+        let res = match admission {
             Admission::Local { req, route, hop } => {
                 if let Some(r) = route {
                     ctx.set_route(r);
                 }
-                (req, hop)
+                if let Some(h) = &hop {
+                    let _g = span.enter();
+                    debug!(hop = h.hop, from = ?h.path, "Serving a forwarded request.");
+                }
+                self.serve_s3(req, &ctx, &span, &method, &path).await
             }
             Admission::Forward { req, to } => {
                 ctx.set_op("Forwarded");
-                let mesh = self.mesh.as_ref().map(Arc::clone);
-                let res = match mesh {
-                    Some(m) => {
-                        m.forward(req, &to, &ctx, None)
-                            .instrument(span.clone())
-                            .await
-                    }
-                    None => plain_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
-                };
-                return self.finish(res, &ctx, &span, started, &method, &path);
+                mesh.forward(req, &to, &ctx).instrument(span.clone()).await
             }
             Admission::Refuse {
                 status,
                 code,
                 message,
-            } => {
-                let res = error_response(status, code, &message);
-                return self.finish(res, &ctx, &span, started, &method, &path);
-            }
+            } => error_response(status, code, &message),
         };
-        if let Some(h) = &hop {
-            let _g = span.enter();
-            debug!(hop = h.hop, from = ?h.path, "Serving a forwarded request.");
-        }
+        self.finish(res, &ctx, &span, started, &method, &path)
+    }
+
+    /// Serves `req` through s3s (authentication, the operation, the front end), containing a
+    /// panic as a plain 500.
+    async fn serve_s3(
+        &self,
+        req: Request<s3s::Body>,
+        ctx: &Arc<RequestCtx>,
+        span: &tracing::Span,
+        method: &http::Method,
+        path: &str,
+    ) -> s3s::HttpResponse {
         let mut req = req.map(|body| {
-            let counted = CountingBody::received(body, Arc::clone(&ctx), Arc::clone(&self.metrics));
+            let counted = CountingBody::received(body, Arc::clone(ctx), Arc::clone(&self.metrics));
             s3s::Body::http_body(counted)
         });
-        req.extensions_mut().insert(Arc::clone(&ctx));
+        req.extensions_mut().insert(Arc::clone(ctx));
 
         let call = AssertUnwindSafe(self.s3.call(req)).catch_unwind();
-        let res = match call.instrument(span.clone()).await {
+        match call.instrument(span.clone()).await {
             Ok(Ok(res)) => res,
             Ok(Err(e)) => {
                 // s3s failed to produce any S3 response (e.g. an unreadable request head).
                 let _g = span.enter();
                 warn!(error = ?e, "Request could not be served.");
-                plain_response(StatusCode::BAD_REQUEST, "InvalidRequest")
+                error_response(StatusCode::BAD_REQUEST, "InvalidRequest", "InvalidRequest")
             }
             Err(_) => {
                 let _g = span.enter();
                 error!(%method, %path, "Request handler panicked; answered 500.");
-                plain_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
+                error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "InternalError",
+                )
             }
-        };
-        self.finish(res, &ctx, &span, started, &method, &path)
+        }
     }
 
     /// Metrics, the log line and the request id header of every answer.
@@ -160,10 +160,26 @@ impl Edge {
     }
 }
 
-/// A minimal S3-style XML error for failures that happen outside s3s.
-fn plain_response(status: StatusCode, code: &str) -> s3s::HttpResponse {
+/// A request's context (with `id`, else a new one) and its tracing span.
+fn opened(id: Option<RequestId>) -> (Arc<RequestCtx>, tracing::Span) {
+    let ctx = Arc::new(id.map_or_else(RequestCtx::new, RequestCtx::with_id));
+    let span = info_span!("s3", id = %ctx.id);
+    (ctx, span)
+}
+
+/// An S3-style XML error for answers that do not come from s3s (failures outside it, the
+/// mesh's refusals); a 503 says `Retry-After: 0`.
+#[must_use]
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code}</Message></Error>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message></Error>",
+        esc(code),
+        esc(message)
     );
     let mut res = Response::new(s3s::Body::from(xml));
     *res.status_mut() = status;
@@ -171,6 +187,10 @@ fn plain_response(status: StatusCode, code: &str) -> s3s::HttpResponse {
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),
     );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("0"));
+    }
     res
 }
 

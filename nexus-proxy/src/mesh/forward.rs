@@ -184,16 +184,23 @@ impl Default for Peers {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
-            .build(connector.clone());
-        let frames = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
-            .build(connector);
-        Self { client, frames }
+        Self {
+            client: pooled(connector.clone()),
+            frames: pooled(connector),
+        }
     }
+}
+
+/// A keep-alive client over `connector` (both of [`Peers`]'s body types).
+fn pooled<B>(connector: HttpConnector) -> Client<HttpConnector, B>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+{
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build(connector)
 }
 
 impl Peers {

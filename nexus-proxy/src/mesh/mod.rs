@@ -32,6 +32,7 @@ use self::forward::{CrcBody, Peers, VerifiedBody};
 use self::sign::{HopInfo, Refusal};
 use crate::config::MeshConfig;
 use crate::control::Control;
+use crate::edge::error_response;
 use crate::frontend::Grammars;
 use crate::host::VirtualHosts;
 use crate::metrics::Metrics;
@@ -402,13 +403,25 @@ impl Mesh {
         })
     }
 
+    /// The route headers of a request this worker sends to `to` (forwards and stage calls are
+    /// never sent on again, so every hop is the first).
+    fn first_hop(&self, to: &WorkerRecord, request_id: String) -> HopInfo {
+        HopInfo {
+            hop: 1,
+            path: vec![self.id.clone()],
+            epoch: self.routing.load().epoch(&to.swarmlet),
+            policy_revision: self.control.revision(),
+            request_id,
+            date: 0,
+        }
+    }
+
     /// Sends `req` to `to` and streams its answer back.
     pub async fn forward(
         &self,
         req: Request<Incoming>,
         to: &WorkerRecord,
         ctx: &RequestCtx,
-        prev: Option<HopInfo>,
     ) -> Response<s3s::Body> {
         let (mut parts, body) = req.into_parts();
         let path = parts
@@ -438,24 +451,12 @@ impl Mesh {
             &mut parts.headers,
             http_body::Body::size_hint(&body).exact(),
         );
-        let mut hop = prev.unwrap_or_else(|| HopInfo {
-            hop: 0,
-            path: Vec::new(),
-            epoch: 0,
-            policy_revision: 0,
-            request_id: ctx.id.to_string(),
-            date: 0,
-        });
-        hop.hop += 1;
-        hop.path.push(self.id.clone());
-        hop.epoch = self.routing.load().epoch(&to.swarmlet);
-        hop.policy_revision = self.control.revision();
         sign::sign(
             &self.config.secret,
             parts.method.as_str(),
             &path,
             &mut parts.headers,
-            hop,
+            self.first_hop(to, ctx.id.to_string()),
         );
         parts.uri = uri;
         let res = self
@@ -490,30 +491,4 @@ fn local(req: Request<Incoming>, forwarded: bool) -> Request<s3s::Body> {
     let (mut parts, body) = req.into_parts();
     let length = forward::restore_head(&mut parts.headers);
     Request::from_parts(parts, s3s::Body::http_body(VerifiedBody::new(body, length)))
-}
-
-/// An S3-style XML error.
-#[must_use]
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message></Error>",
-        esc(code),
-        esc(message)
-    );
-    let mut res = Response::new(s3s::Body::from(xml));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        res.headers_mut()
-            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("0"));
-    }
-    res
 }

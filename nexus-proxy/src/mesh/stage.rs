@@ -16,8 +16,9 @@ use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode
 use s3s::{S3Error, S3ErrorCode};
 use serde::{Deserialize, Serialize};
 
-use super::sign::{self, BODY_CRC32C, CONTENT_LENGTH, HopInfo, STAGE};
-use super::{Mesh, error_response};
+use super::Mesh;
+use super::sign::{self, BODY_CRC32C, CONTENT_LENGTH, STAGE};
+use crate::edge::error_response;
 use crate::pipeline::plan::Placement;
 use crate::pipeline::{PipelineRequest, StageRun};
 use crate::streamlet::{ChunkInfo, Direction, FrameInfo, Limits, ObjectRef, SharedContext};
@@ -189,14 +190,7 @@ impl Mesh {
             format!("{:08x}", crc32c::crc32c(&data)),
         );
         set(&mut headers, CONTENT_LENGTH, data.len().to_string());
-        let hop = HopInfo {
-            hop: 1,
-            path: vec![self.id.clone()],
-            epoch: self.routing.load().epoch(&to.swarmlet),
-            policy_revision: self.control.revision(),
-            request_id: req.request_id.to_string(),
-            date: 0,
-        };
+        let hop = self.first_hop(to, req.request_id.to_string());
         sign::sign(&self.config.secret, "POST", PATH, &mut headers, hop);
         let uri: http::Uri = format!("{}{PATH}", to.advertise)
             .parse()
