@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NEXUS_CACHE="${NEXUS_CACHE:-$HOME/.cache/nexus}"
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+if ! grep -qx wasm32-wasip2 <<<"$(rustup target list --installed 2>/dev/null)"; then
   echo "[streamlets] installing the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2 >&2
 fi

@@ -9,6 +9,10 @@
 #   5. SIGTERM drains and exits 0.
 # Expects scripts/setup.sh to have run. Every process started here is stopped on exit.
 set -euo pipefail
+
+# prints PATTERN CMD...: CMD succeeds and its output matches PATTERN. The output is captured first:
+# `CMD | grep -q` under pipefail fails at random when grep exits before CMD has written all.
+prints() { local pattern=$1 out; shift; out=$("$@") && grep -q -- "$pattern" <<<"$out"; }
 cd "$(dirname "$0")/.."
 NEXUS_CACHE="${NEXUS_CACHE:-$HOME/.cache/nexus}"
 VENV="${NEXUS_VENV:-$NEXUS_CACHE/venv}"
@@ -74,7 +78,7 @@ PY
 else
   echo "s3s-e2e not installed (NEXUS_SKIP_E2E_INSTALL=1?): skipped"
 fi
-curl -fsS "$ADMIN/metrics" | grep -q 'nexus_s3_requests_total' || { echo "metrics missing"; status=1; }
+prints 'nexus_s3_requests_total' curl -fsS "$ADMIN/metrics" || { echo "metrics missing"; status=1; }
 
 echo "== nexus-proxy in front of moto (S3 backend)"
 moto_port=$("$VENV/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
@@ -106,17 +110,17 @@ policy_suite() {
   local shipped; shipped=$(ls streamlets/dist/*.wasm | wc -l)
   local policies; policies=$(grep -h '^kind: Policy' policies/*.yaml | wc -l)
   [ "$r0" = $((shipped + 1)) ] && ok "worker deployed $shipped streamlets and applied --policies (revision $r0)" || fail "revision $r0 after --streamlets ($shipped) and --policies"
-  "$NEXUS" --meta "$meta" streamlet list | grep -q '^compress-zstd ' && ok "streamlet list shows the deployed streamlets" || fail "streamlet list"
+  prints '^compress-zstd ' "$NEXUS" --meta "$meta" streamlet list && ok "streamlet list shows the deployed streamlets" || fail "streamlet list"
   "$NEXUS" --meta "$meta" policy validate -f policies/ >/dev/null 2>&1 && ok "policy validate -f policies/" || fail "policy validate"
-  "$NEXUS" --meta "$meta" policy list | grep -q '^kafka-logs-zstd ' && ok "policy list" || fail "policy list"
+  prints '^kafka-logs-zstd ' "$NEXUS" --meta "$meta" policy list && ok "policy list" || fail "policy list"
   sed 's/level: 3/level: 6/' policies/kafka-logs-zstd.yaml >"$work/k.yaml"
-  "$NEXUS" --meta "$meta" policy diff -f "$work/k.yaml" | grep -q '+ *level: 6' && ok "policy diff" || fail "policy diff"
-  "$NEXUS" --meta "$meta" apply -f "$work/k.yaml" | grep -q 'configured (version 2)' && ok "apply -f (version 2)" || fail "apply"
+  prints '+ *level: 6' "$NEXUS" --meta "$meta" policy diff -f "$work/k.yaml" && ok "policy diff" || fail "policy diff"
+  prints 'configured (version 2)' "$NEXUS" --meta "$meta" apply -f "$work/k.yaml" && ok "apply -f (version 2)" || fail "apply"
   wait_revision $((r0 + 1)) && ok "worker serves the new revision within 1 s" || fail "worker still at revision $(revision)"
-  "$NEXUS" --meta "$meta" policy get kafka-logs-zstd -o yaml | grep -q 'level: 6' && ok "policy get -o yaml" || fail "policy get"
+  prints 'level: 6' "$NEXUS" --meta "$meta" policy get kafka-logs-zstd -o yaml && ok "policy get -o yaml" || fail "policy get"
   "$NEXUS" --meta "$meta" policy delete pulsar-offload-gzip >/dev/null && ok "policy delete" || fail "policy delete"
   wait_revision $((r0 + 2)) && ok "worker follows the delete" || fail "delete not followed"
-  curl -fsS "$ADMIN/metrics" | grep -q "^nexus_policies $((policies - 1))\$" && ok "worker serves $((policies - 1)) policies" || fail "policies gauge (want $((policies - 1)))"
+  prints "^nexus_policies $((policies - 1))\$" curl -fsS "$ADMIN/metrics" && ok "worker serves $((policies - 1)) policies" || fail "policies gauge (want $((policies - 1)))"
   printf 'apiVersion: nexus/v1\nkind: Policy\nmetadata: {name: bad}\nspec: {system: kafak}\n' >"$work/bad.yaml"
   "$NEXUS" --meta "$meta" apply -f "$work/bad.yaml" >/dev/null 2>&1; rc=$?
   [ "$rc" = 3 ] && ok "invalid policy: exit code 3" || fail "invalid policy exit code $rc"
