@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -141,6 +142,11 @@ pub struct Args {
     #[arg(long, env = "NEXUS_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
 
+    /// PEM CA certificates that signed the other workers' certificates: `https://` peers are
+    /// verified against these only; default: this worker's --tls-cert chain.
+    #[arg(long, env = "NEXUS_CLUSTER_CA")]
+    pub cluster_ca: Option<PathBuf>,
+
     /// Log format.
     #[arg(long, env = "NEXUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -189,9 +195,12 @@ pub struct MeshConfig {
     pub swarmlet: String,
     pub location: String,
     pub hardware: Vec<String>,
-    /// `http(s)://host:port`, no path.
+    /// `http://host:port`, or `https://host:port` when the S3 port serves TLS; no path.
     pub advertise: String,
     pub secret: Vec<u8>,
+    /// How `https://` peers are verified: the --cluster-ca certificates, or the --tls-cert
+    /// chain, as the only trust anchors (neither: none, so only `http://` peers are reachable).
+    pub peer_tls: Arc<rustls::ClientConfig>,
 }
 
 /// Where objects are stored.
@@ -328,9 +337,13 @@ fn meta_url(meta: Option<&str>, data_dir: &std::path::Path) -> Result<String, Co
 fn mesh_config(args: &Args) -> Result<Option<MeshConfig>, ConfigError> {
     use nexus_core::cluster::validate_label;
     let Some(swarmlet) = args.swarmlet.clone() else {
-        if args.location.is_some() || !args.hardware.is_empty() || args.advertise.is_some() {
+        if args.location.is_some()
+            || !args.hardware.is_empty()
+            || args.advertise.is_some()
+            || args.cluster_ca.is_some()
+        {
             return Err(err(
-                "--location, --hardware and --advertise need --swarmlet",
+                "--location, --hardware, --advertise and --cluster-ca need --swarmlet",
             ));
         }
         return Ok(None);
@@ -364,21 +377,26 @@ fn mesh_config(args: &Args) -> Result<Option<MeshConfig>, ConfigError> {
             ));
         }
     };
-    if args.tls_cert.is_some() {
-        return Err(err(
-            "--swarmlet with --tls-cert: workers dial each other over plain HTTP in this release; \
-             run the mesh on a private network without --tls-cert",
-        ));
-    }
+    // The S3 port speaks TLS or plain HTTP, never both: peers dial it with the same scheme.
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let advertise = match args.advertise.as_deref() {
         Some(a) => {
             let uri: http::Uri = a
                 .parse()
                 .map_err(|e| err(format!("--advertise {a:?} is not a URL: {e}")))?;
             let plain_path = matches!(uri.path(), "" | "/") && uri.query().is_none();
-            if uri.scheme_str() != Some("http") || uri.host().is_none() || !plain_path {
+            if uri.scheme_str() != Some(scheme) || uri.host().is_none() || !plain_path {
+                let why = if args.tls_cert.is_some() {
+                    " (the S3 port serves TLS)"
+                } else {
+                    " (the S3 port serves plain HTTP without --tls-cert)"
+                };
                 return Err(err(format!(
-                    "--advertise {a:?} must be http://HOST:PORT without a path"
+                    "--advertise {a:?} must be {scheme}://HOST:PORT without a path{why}"
                 )));
             }
             a.trim_end_matches('/').to_owned()
@@ -389,14 +407,21 @@ fn mesh_config(args: &Args) -> Result<Option<MeshConfig>, ConfigError> {
                 args.listen
             )));
         }
-        None => format!("http://{}", args.listen),
+        None => format!("{scheme}://{}", args.listen),
     };
+    let roots = match (&args.cluster_ca, &args.tls_cert) {
+        (Some(ca), _) => Some(("--cluster-ca", ca.as_path())),
+        (None, Some(cert)) => Some(("--tls-cert", cert.as_path())),
+        (None, None) => None,
+    };
+    let peer_tls = crate::tls::peer_client(roots)?;
     Ok(Some(MeshConfig {
         swarmlet,
         location,
         hardware,
         advertise,
         secret,
+        peer_tls,
     }))
 }
 

@@ -13,7 +13,7 @@ pub struct WorkerRecord {
     pub location: String,
     #[serde(default)]
     pub hardware: Vec<String>,
-    /// What other workers dial: `http://host:port`.
+    /// What other workers dial: `http://host:port` (`https://` when its S3 port serves TLS).
     pub advertise: String,
     pub started_ms: u64,
     /// The policy revision the worker serves.

@@ -209,7 +209,7 @@ fn mesh_flags_are_checked_before_anything_starts() {
                 "--advertise",
                 "https://x:1",
             ],
-            "http://",
+            "must be http://",
         ),
         (
             vec![
@@ -229,4 +229,57 @@ fn mesh_flags_are_checked_before_anything_starts() {
         let e = parse(&args).unwrap_err();
         assert!(e.contains(want), "{args:?}: {e}");
     }
+}
+
+#[test]
+fn a_tls_worker_advertises_https_and_verifies_peers_with_the_cluster_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_file, key_file) = (dir.path().join("w.crt"), dir.path().join("w.key"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    let (cert_file, key_file, empty) = (
+        cert_file.to_str().unwrap(),
+        key_file.to_str().unwrap(),
+        empty.to_str().unwrap(),
+    );
+    let with = |extra: &[&str]| {
+        let mut a = vec![
+            "--swarmlet",
+            "edge",
+            "--meta",
+            "redis://127.0.0.1:6379",
+            "--cluster-secret",
+            "0123456789abcdef",
+            "--tls-cert",
+            cert_file,
+            "--tls-key",
+            key_file,
+        ];
+        a.extend_from_slice(extra);
+        parse(&a)
+    };
+    let m = with(&[]).unwrap().mesh.expect("mesh");
+    assert_eq!(m.advertise, "https://127.0.0.1:9000");
+    assert!(with(&["--advertise", "https://10.0.0.5:9443/"]).is_ok());
+    assert!(with(&["--cluster-ca", cert_file]).is_ok());
+    for (extra, want) in [
+        (vec!["--advertise", "http://x:1"], "must be https://"),
+        (
+            vec!["--cluster-ca", "/nonexistent.pem"],
+            "--cluster-ca /nonexistent.pem",
+        ),
+        (vec!["--cluster-ca", empty], "no PEM certificate"),
+    ] {
+        let e = with(&extra).unwrap_err();
+        assert!(e.contains(want), "{extra:?}: {e}");
+    }
+    let e = parse(&["--cluster-ca", cert_file]).unwrap_err();
+    assert!(e.contains("need --swarmlet"), "{e}");
 }

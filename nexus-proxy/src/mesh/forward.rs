@@ -1,7 +1,7 @@
 //! Sending a request to another worker and checking the bodies that arrive from one.
 //!
-//! The hop is plain HTTP/1.1 (keep-alive, TCP_NODELAY) and always chunked, so that the body can
-//! end with the [`BODY_CRC32C`] trailer; the broker's `Content-Length` travels in
+//! The hop is HTTP/1.1 (keep-alive, TCP_NODELAY; TLS when the peer advertises `https://`) and
+//! always chunked, so that the body can end with the [`BODY_CRC32C`] trailer; the broker's `Content-Length` travels in
 //! [`CONTENT_LENGTH`] and is restored by the receiver before s3s reads the request.
 
 use std::pin::Pin;
@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -174,16 +175,27 @@ impl Body for VerifiedBody {
 /// The HTTP client workers dial each other with.
 #[derive(Clone)]
 pub struct Peers {
-    client: Client<HttpConnector, CrcBody>,
+    client: Client<PeerConnector, CrcBody>,
     /// For stage calls, whose bodies are one frame in memory.
-    frames: Client<HttpConnector, http_body_util::Full<Bytes>>,
+    frames: Client<PeerConnector, http_body_util::Full<Bytes>>,
 }
 
-impl Default for Peers {
-    fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+/// Plain TCP for `http://` peers, rustls for `https://` ones.
+type PeerConnector = HttpsConnector<HttpConnector>;
+
+impl Peers {
+    /// Clients for both schemes; `https://` peers are verified with `tls`.
+    #[must_use]
+    pub fn new(tls: &rustls::ClientConfig) -> Self {
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(Duration::from_secs(2)));
+        tcp.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
         Self {
             client: pooled(connector.clone()),
             frames: pooled(connector),
@@ -192,7 +204,7 @@ impl Default for Peers {
 }
 
 /// A keep-alive client over `connector` (both of [`Peers`]'s body types).
-fn pooled<B>(connector: HttpConnector) -> Client<HttpConnector, B>
+fn pooled<B>(connector: PeerConnector) -> Client<PeerConnector, B>
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -207,12 +219,10 @@ impl Peers {
     /// Sends `req` (its URI already pointing at the peer).
     ///
     /// # Errors
-    /// The peer could not be reached or the connection broke.
-    pub async fn send(
-        &self,
-        req: Request<CrcBody>,
-    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
-        self.client.request(req).await
+    /// The peer could not be reached, its certificate not verified, or the connection broke:
+    /// the whole chain of causes.
+    pub async fn send(&self, req: Request<CrcBody>) -> Result<Response<Incoming>, String> {
+        self.client.request(req).await.map_err(|e| causes(&e))
     }
 
     /// Sends a stage call.
@@ -222,9 +232,22 @@ impl Peers {
     pub async fn send_full(
         &self,
         req: Request<http_body_util::Full<Bytes>>,
-    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
-        self.frames.request(req).await
+    ) -> Result<Response<Incoming>, String> {
+        self.frames.request(req).await.map_err(|e| causes(&e))
     }
+}
+
+/// `e` and its sources, `: `-separated (hyper's "client error (Connect)" alone hides whether the
+/// connection was refused or the peer's certificate was not trusted).
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Prepares the broker's request head for the hop: hop-by-hop headers dropped, the length moved

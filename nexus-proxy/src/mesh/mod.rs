@@ -165,12 +165,12 @@ impl Mesh {
         let view = cluster.beat(&me).await.map_err(|e| e.to_string())?;
         info!(worker = %id, swarmlet = %me.swarmlet, location = %me.location, hardware = ?me.hardware, advertise = %me.advertise, epoch = view.swarmlets.get(&me.swarmlet).map_or(0, |s| s.epoch), "Joined the mesh.");
         Ok(Arc::new(Self {
+            peers: Peers::new(&config.peer_tls),
             config,
             me: Mutex::new(me),
             id,
             cluster,
             routing: ArcSwap::from_pointee(Routing::new(view)),
-            peers: Peers::default(),
             control,
             grammars,
             hosts,
@@ -459,6 +459,8 @@ impl Mesh {
             self.first_hop(to, ctx.id.to_string()),
         );
         parts.uri = uri;
+        // The hop is HTTP/1.1 whatever the broker spoke to us (HTTP/2 over TLS, via ALPN).
+        parts.version = http::Version::HTTP_11;
         let res = self
             .peers
             .send(Request::from_parts(parts, CrcBody::new(body)))

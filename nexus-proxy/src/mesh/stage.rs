@@ -202,11 +202,7 @@ impl Mesh {
         let http_req = builder
             .body(Full::new(data))
             .map_err(|e| unavailable(e.to_string()))?;
-        let res = self
-            .peers
-            .send_full(http_req)
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+        let res = self.peers.send_full(http_req).await.map_err(unavailable)?;
         let status = res.status();
         let (parts, body) = res.into_parts();
         let bytes = Limited::new(body, MAX_BODY)

@@ -7,10 +7,12 @@ mod routing;
 mod security;
 mod stateful;
 mod survival;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nexus_core::cluster::{RedisCluster, Ring, View, route_key};
@@ -20,7 +22,8 @@ use tempfile::TempDir;
 
 use crate::pipeline::dist;
 use crate::support::backends::{BACKEND_KEYS, S3sFsServer, free_port, wait_for_listener};
-use crate::support::{ACCESS_KEY, SECRET_KEY, client_at, policies_dir};
+use crate::support::tls::TestCa;
+use crate::support::{ACCESS_KEY, SECRET_KEY, client_at, client_config, policies_dir};
 
 pub const SECRET: &str = "it-cluster-secret-0123456789";
 pub const BUCKET: &str = "kafka-tiered";
@@ -49,6 +52,9 @@ pub struct Spec {
     pub location: &'static str,
     pub hardware: &'static [&'static str],
     pub extra: Vec<String>,
+    /// Serve the S3 port over TLS with a certificate of this CA (`--tls-cert`, chain with the
+    /// CA, which the worker then also trusts for its peers).
+    pub tls: Option<Arc<TestCa>>,
 }
 
 impl Spec {
@@ -62,7 +68,14 @@ impl Spec {
             location,
             hardware,
             extra: Vec::new(),
+            tls: None,
         }
+    }
+
+    /// This spec serving TLS with a certificate of `ca`.
+    pub fn with_tls(mut self, ca: &Arc<TestCa>) -> Self {
+        self.tls = Some(Arc::clone(ca));
+        self
     }
 
     /// edge; edge-gpu (location edge, `gpu`); cloud.
@@ -75,12 +88,7 @@ impl Spec {
     }
 
     pub fn edge() -> Self {
-        Self {
-            swarmlet: "edge",
-            location: "edge",
-            hardware: &[],
-            extra: Vec::new(),
-        }
+        Self::at("edge", "edge", &[])
     }
 }
 
@@ -90,15 +98,26 @@ pub struct Worker {
     pub s3: SocketAddr,
     pub admin: SocketAddr,
     dir: TempDir,
+    swarmlet: &'static str,
+    /// The CA of its S3 port's certificate, when it serves TLS.
+    tls: Option<Arc<TestCa>>,
 }
 
 impl Worker {
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.s3)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.s3)
     }
 
     pub fn client(&self) -> aws_sdk_s3::Client {
-        client_at(&self.endpoint())
+        match &self.tls {
+            None => client_at(&self.endpoint()),
+            Some(ca) => aws_sdk_s3::Client::from_conf(
+                client_config(&self.endpoint(), Some(ca), ACCESS_KEY, SECRET_KEY)
+                    .force_path_style(true)
+                    .build(),
+            ),
+        }
     }
 
     pub fn log(&self) -> String {
@@ -271,12 +290,18 @@ impl Mesh {
         if !spec.hardware.is_empty() {
             cmd.arg("--hardware").arg(spec.hardware.join(","));
         }
+        if let Some(ca) = &spec.tls {
+            let (cert, key) = ca.write_server_files(dir.path());
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
         let child = cmd.spawn().expect("spawn nexus-proxy");
         let mut worker = Worker {
             child: Some(child),
             s3,
             admin,
             dir,
+            swarmlet: spec.swarmlet,
+            tls: spec.tls,
         };
         if !wait_for_listener(admin, Duration::from_secs(60)).await {
             let log = worker.log();
@@ -313,11 +338,11 @@ impl Mesh {
         }
     }
 
-    /// Waits until every running worker serves from `view`'s epoch of swarmlet `edge`.
+    /// Waits until every running worker serves from its swarmlet's epoch in `view`.
     pub async fn wait_converged(&self, view: &View) {
-        let epoch = view.swarmlets.get("edge").map_or(0, |s| s.epoch) as f64;
         let deadline = Instant::now() + Duration::from_secs(5);
         for w in self.workers.iter().filter(|w| w.child.is_some()) {
+            let epoch = view.swarmlets.get(w.swarmlet).map_or(0, |s| s.epoch) as f64;
             loop {
                 let m = crate::support::metrics::scrape(w.admin).await;
                 if m.value("nexus_mesh_epoch", &[]) >= epoch {

@@ -8,7 +8,7 @@ use crate::pipeline::logs;
 use crate::support::metrics::{Scrape, scrape};
 use crate::support::{bounded, md5_hex};
 
-fn policies(dir: &std::path::Path) -> std::path::PathBuf {
+pub(super) fn policies(dir: &std::path::Path) -> std::path::PathBuf {
     let text = format!(
         "apiVersion: nexus/v1
 kind: Policy
@@ -45,14 +45,14 @@ spec:
     path
 }
 
-fn calls(m: &Scrape, streamlet: &str) -> f64 {
+pub(super) fn calls(m: &Scrape, streamlet: &str) -> f64 {
     m.value(
         "nexus_streamlet_call_duration_seconds_count",
         &[("streamlet", streamlet)],
     )
 }
 
-fn key(topic: &str, offset: u64) -> String {
+pub(super) fn key(topic: &str, offset: u64) -> String {
     format!("tiered/{topic}-MWJ6FHTfRYy67jzwZdeqSQ/0/{offset:020}-tqimKeZwStOEOwRzT3L5oQ.log")
 }
 
