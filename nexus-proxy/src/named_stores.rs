@@ -61,6 +61,15 @@ impl NamedStores {
                 policy.name
             ));
         }
+        self.open(set, name)
+    }
+
+    /// The `Store` resource `name` of `set`, whichever policy named it (a recorded output
+    /// store, a locator's store).
+    ///
+    /// # Errors
+    /// As [`Self::resolve`], but for the policy check.
+    pub fn open(&self, set: &PolicySet, name: &str) -> Result<Named, String> {
         let spec = set
             .of_kind(ResourceKind::Store)
             .find_map(|r| match &r.spec {

@@ -7,6 +7,7 @@
 
 mod classify;
 mod ingest;
+mod located;
 mod multipart;
 mod ops;
 mod pre_get;

@@ -30,6 +30,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::ingest::Verdict;
+use super::located::Destination;
 use super::transformed::{chunk_info, record_transformed, request_id, shell};
 use super::{Frontend, Observed, recorded};
 use crate::pipeline::PipelineRequest;
@@ -832,7 +833,12 @@ impl Frontend {
             .body(Some(exact(frames, total)))
             .build()
             .map_err(internal_error)?;
-        self.store.put_object(internal(&like, put)).await?;
+        let dest = Destination::output(
+            &self.named,
+            &self.grammars.policies(),
+            plan.store.as_deref(),
+        )?;
+        self.store_at(internal(&like, put), dest).await?;
         self.metrics
             .pipeline_bytes(plan.policy_name(), merged.logical_size(), total);
         if let Err(e) = self.delete_staging(&like, &bucket, &id).await {

@@ -102,16 +102,81 @@ s3_impl! {
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
     }
 
     object {
-        delete_object(DeleteObjectInput) -> DeleteObjectOutput;
         get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
         put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
         delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
     }
     special {
+    /// DeleteObject; in a bucket a policy targets, a locator's bytes go first.
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let obs = self.observe(&req.input.bucket, &req.input.key, None);
+        let ctx = request_ctx(&req);
+        async {
+            if obs.set.grammar_for(&req.input.bucket).is_some() {
+                self.delete_located(&obs.set, &req, &req.input.bucket, &req.input.key)
+                    .await?;
+            }
+            self.store.delete_object(req).await
+        }
+        .await
+        .map_err(|e| stamp(ctx.as_deref(), e))
+    }
+
+    /// DeleteObjects; in a bucket a policy targets, the bytes of every locator go first (16
+    /// at a time), and a key whose bytes could not be deleted is reported as an error of the
+    /// batch and kept.
+    async fn delete_objects(
+        &self,
+        mut req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        use futures::StreamExt as _;
+        let ctx = request_ctx(&req);
+        let set = self.grammars.policies();
+        if set.grammar_for(&req.input.bucket).is_none() {
+            return self.store.delete_objects(req).await.map_err(|e| stamp(ctx.as_deref(), e));
+        }
+        let bucket = req.input.bucket.clone();
+        let objects = std::mem::take(&mut req.input.delete.objects);
+        let checked: Vec<(ObjectIdentifier, S3Result<()>)> = futures::stream::iter(objects)
+            .map(|o| {
+                let (set, req, bucket) = (&set, &req, &bucket);
+                async move {
+                    let r = self.delete_located(set, req, bucket, &o.key).await;
+                    (o, r)
+                }
+            })
+            .buffered(16)
+            .collect()
+            .await;
+        let mut failed = Vec::new();
+        for (o, r) in checked {
+            match r {
+                Ok(()) => req.input.delete.objects.push(o),
+                Err(e) => failed.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    key: Some(o.key),
+                    message: e.message().map(str::to_owned),
+                    version_id: o.version_id,
+                }),
+            }
+        }
+        let mut res = if req.input.delete.objects.is_empty() {
+            S3Response::new(DeleteObjectsOutput::default())
+        } else {
+            self.store.delete_objects(req).await.map_err(|e| stamp(ctx.as_deref(), e))?
+        };
+        if !failed.is_empty() {
+            res.output.errors.get_or_insert_with(Vec::new).extend(failed);
+        }
+        Ok(res)
+    }
+
     async fn list_multipart_uploads(
         &self,
         req: S3Request<ListMultipartUploadsInput>,

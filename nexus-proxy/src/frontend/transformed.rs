@@ -11,6 +11,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::ingest::Verdict;
+use super::located::{self, Destination};
 use super::{Frontend, Observed, recorded, request_ctx};
 use crate::pipeline::checksum::LogicalChecksum;
 use crate::pipeline::decode::{self, Source, Transformed, internal, is_transformed};
@@ -124,14 +125,16 @@ impl Frontend {
         }
     }
 
-    /// The write plan for `policy`, or `None` (pass-through) when it has no byte stages or
-    /// its streamlets are not deployed yet (logged and counted; the write still succeeds).
+    /// The write plan for `policy`, or `None` (pass-through) when it has no byte stages and
+    /// no output store, or its streamlets are not deployed yet (logged and counted; the write
+    /// still succeeds). A policy with an output store and no byte stages frames the object
+    /// unchanged, so that it reads back through its locator like any other.
     pub(super) fn plan(&self, obs: &Observed, policy: &CompiledPolicy) -> Option<Plan> {
-        if policy.spec.pipeline.is_empty() {
+        if policy.spec.pipeline.is_empty() && policy.spec.output.store.is_none() {
             return None;
         }
         match Plan::for_policy(&obs.set, policy) {
-            Ok(plan) if plan.stages.is_empty() => None,
+            Ok(plan) if plan.stages.is_empty() && plan.store.is_none() => None,
             Ok(plan) => Some(plan),
             Err(why) => {
                 self.metrics.pipeline_skipped(policy.name.as_str());
@@ -205,27 +208,11 @@ impl Frontend {
             S3Error::with_message(S3ErrorCode::ServiceUnavailable, format!("spool: {e}"))
         })?);
         // A routing stage may have picked another output store of the policy.
-        let routed = ctx.entries().get(ROUTE_STORE).cloned();
-        let mut res = match routed {
-            None => self.store.put_object(req).await?,
-            Some(name) => {
-                let named = obs
-                    .policy(&req.input.bucket)
-                    .ok_or_else(|| "the policy is gone".to_owned())
-                    .and_then(|p| self.named.resolve(&obs.set, p, &name))
-                    .map_err(|why| {
-                        S3Error::with_message(
-                            S3ErrorCode::InternalError,
-                            format!("a stage routed the object to store `{name}`: {why}"),
-                        )
-                    })?;
-                if let Some(b) = &named.bucket {
-                    req.input.bucket.clone_from(b);
-                }
-                tracing::debug!(store = %name, bucket = %req.input.bucket, "Stored in the store a routing stage picked.");
-                named.store.put_object(req).await?
-            }
+        let dest = match ctx.entries().get(ROUTE_STORE) {
+            Some(name) => Destination::routed(&self.named, obs, &req.input.bucket, name)?,
+            None => Destination::output(&self.named, &obs.set, plan.store.as_deref())?,
         };
+        let mut res = self.store_at(req, dest).await?;
         // The object is stored; its state is committed before the broker hears of it.
         if let Some(state) = &state {
             state.commit().await?;
@@ -298,9 +285,17 @@ impl Frontend {
         obs: &Observed,
         id: Arc<str>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let t = Transformed::from_head(&head, &input.bucket, &input.key)?;
-        let src = self.source(obs, like, id);
-        let out = decode::get(&src, &input, head, t).await?;
+        let mut input = input;
+        let stored = self
+            .follow(&obs.set, like, &input.bucket, &input.key, head)
+            .await?;
+        input.bucket = stored.bucket;
+        let t = Transformed::from_head(&stored.head, &input.bucket, &input.key)?;
+        let src = Source {
+            store: &stored.store,
+            ..self.source(obs, like, id)
+        };
+        let out = decode::get(&src, &input, stored.head, t).await?;
         Ok(S3Response::new(out))
     }
 
@@ -370,6 +365,9 @@ impl Frontend {
             if let Ok(head) = decode::head(&self.store, &like, &bucket, &key).await
                 && is_transformed(head.metadata.as_ref())
             {
+                if located::location(head.metadata.as_ref()).is_some() {
+                    return self.copy_located(req, head, &bucket, &key, replace).await;
+                }
                 let t = Transformed::from_head(&head, &bucket, &key)?;
                 logical_etag = Some(t.logical_etag);
                 if replace {
@@ -395,6 +393,71 @@ impl Frontend {
             clear_checksums!(r);
         }
         Ok(res)
+    }
+
+    /// CopyObject of a located source: its stored bytes are read from their store and
+    /// written under the destination key in the bucket's own store (a server-side copy would
+    /// copy the locator, and two locators would share the bytes one delete removes).
+    async fn copy_located(
+        &self,
+        req: S3Request<CopyObjectInput>,
+        head: HeadObjectOutput,
+        bucket: &str,
+        key: &str,
+        replace: bool,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let like = shell(&req);
+        let set = self.grammars.policies();
+        let stored = self.follow(&set, &like, bucket, key, head).await?;
+        let t = Transformed::from_head(&stored.head, &stored.bucket, key)?;
+        let input = &req.input;
+        conditions::check_read(
+            &t.logical_etag,
+            t.last_modified_secs,
+            Conditions {
+                if_match: input.copy_source_if_match.as_ref(),
+                if_none_match: input.copy_source_if_none_match.as_ref(),
+                if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+            },
+        )
+        .map_err(|_| S3Error::new(S3ErrorCode::PreconditionFailed))?;
+        let mut metadata = stored.head.metadata.clone().unwrap_or_default();
+        let content_type = if replace {
+            metadata.retain(|k, _| k.starts_with("nexus-") && k.as_str() != recorded::POLICY_KEY);
+            metadata.extend(input.metadata.clone().unwrap_or_default());
+            input.content_type.clone()
+        } else {
+            stored.head.content_type.clone()
+        };
+        let body = decode::get_stored(
+            &stored.store,
+            &like,
+            &stored.bucket,
+            key,
+            0..t.stored_size,
+            t.stored_etag.as_ref(),
+        )
+        .await?
+        .body;
+        let put = PutObjectInput::builder()
+            .bucket(input.bucket.clone())
+            .key(input.key.clone())
+            .content_length(i64::try_from(t.stored_size).ok())
+            .content_type(content_type)
+            .metadata(Some(metadata))
+            .body(body)
+            .build()
+            .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
+        self.store.put_object(internal(&like, put)).await?;
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(ETag::Strong(t.logical_etag)),
+                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
+                ..CopyObjectResult::default()
+            }),
+            ..CopyObjectOutput::default()
+        }))
     }
 
     /// UploadPartCopy into a backend upload: a transformed source range is decoded and
@@ -451,6 +514,10 @@ impl Frontend {
             Ok(h) if is_transformed(h.metadata.as_ref()) => h,
             _ => return Ok(None),
         };
+        let stored = self
+            .follow(&obs.set, like, &src_bucket, &src_key, head)
+            .await?;
+        let (src_bucket, head) = (stored.bucket, stored.head);
         let t = Transformed::from_head(&head, &src_bucket, &src_key)?;
         conditions::check_read(
             &t.logical_etag,
@@ -473,7 +540,10 @@ impl Frontend {
             .range(range)
             .build()
             .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
-        let src = self.source(obs, like, request_id);
+        let src = Source {
+            store: &stored.store,
+            ..self.source(obs, like, request_id)
+        };
         Ok(Some(decode::get(&src, &get, head, t).await?))
     }
 

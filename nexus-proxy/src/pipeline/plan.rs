@@ -72,6 +72,9 @@ pub struct Plan {
     pub stages: Vec<StagePlan>,
     /// Plaintext bytes per frame.
     pub frame_size: usize,
+    /// The policy's `spec.output.store`: where the object is stored (`None`: the bucket's own
+    /// store). A routing stage may still pick one of the alternatives.
+    pub store: Option<String>,
 }
 
 impl Plan {
@@ -127,6 +130,7 @@ impl Plan {
                 .frame_size
                 .and_then(|n| usize::try_from(n).ok())
                 .unwrap_or(super::FRAME_SIZE),
+            store: policy.spec.output.store.as_ref().map(ToString::to_string),
         })
     }
 
@@ -202,6 +206,9 @@ pub struct PlanRecord {
     /// Absent in records written before frame sizes were configurable: the default.
     #[serde(default)]
     pub frame_size: Option<usize>,
+    /// The output store (absent: the bucket's own store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -234,6 +241,7 @@ impl From<&Plan> for PlanRecord {
                 })
                 .collect(),
             frame_size: Some(p.frame_size),
+            store: p.store.clone(),
         }
     }
 }
@@ -263,6 +271,7 @@ impl TryFrom<PlanRecord> for Plan {
             policy: r.policy,
             stages,
             frame_size: r.frame_size.unwrap_or(super::FRAME_SIZE),
+            store: r.store,
         })
     }
 }

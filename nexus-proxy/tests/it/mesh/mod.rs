@@ -1,6 +1,7 @@
 //! The mesh with real worker processes (the built `nexus-proxy`), a real `redis-server` as the
 //! metadata store and one s3s-fs server as the shared backend, all on loopback.
 
+mod output_store;
 mod placement;
 mod replay;
 mod routing;

@@ -89,7 +89,8 @@ async fn route_by_key_keeps_its_map_in_partition_state() {
             objects.push((key, body, offset >= 900));
         }
 
-        // Routed chunks are in the cold bucket only (compressed), the others in the bucket.
+        // Routed chunks are stored in the cold bucket (compressed), the others in the bucket,
+        // which lists every chunk (routed ones by their locator) at its logical size.
         let backend = mesh.workers[0].client(); // through Nexus: listing shows what is stored
         let listed = backend
             .list_objects_v2()
@@ -117,9 +118,17 @@ async fn route_by_key_keeps_its_map_in_partition_state() {
             .expect("list");
         assert_eq!(
             listed.key_count(),
-            Some(5),
-            "only the unrouted chunks stay in {BUCKET}"
+            Some(10),
+            "every chunk lists in {BUCKET}"
         );
+        for (key, body, _) in &objects {
+            let o = listed
+                .contents()
+                .iter()
+                .find(|o| o.key() == Some(key.as_str()))
+                .unwrap_or_else(|| panic!("{key} not listed"));
+            assert_eq!(o.size(), Some(body.len() as i64), "{key} listed size");
+        }
 
         // Reads through any worker find every chunk, the routed ones through the map.
         for w in &mesh.workers {

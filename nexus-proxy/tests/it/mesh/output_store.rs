@@ -1,0 +1,324 @@
+//! A policy's `spec.output.store`: the stored object goes to that store, the bucket keeps a
+//! locator (empty, with the object's metadata), and reads, HEAD, LIST, copies and deletes follow
+//! it, also after the policy is deleted. Run with a worker process (the mesh harness), which
+//! reads the output store's credentials from its environment.
+
+use std::process::Command;
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+
+use super::{BUCKET, COLD_KEYS_ENV, Mesh, Spec, cli, get, segment_key};
+use crate::pipeline::logs;
+use crate::support::backends::BACKEND_KEYS;
+use crate::support::{MIB, bounded, client_config, md5_hex};
+
+const COLD: &str = "kafka-cold";
+
+fn write_policies(path: &std::path::Path, backend: &str) {
+    let (ak, sk) = COLD_KEYS_ENV;
+    let text = format!(
+        "apiVersion: nexus/v1
+kind: Store
+metadata: {{name: cold}}
+spec:
+  s3:
+    endpoint: {backend}
+    bucket: {COLD}
+    region: us-east-1
+    pathStyle: true
+    credentials: {{env: {{accessKeyId: {ak}, secretAccessKey: {sk}}}}}
+---
+apiVersion: nexus/v1
+kind: Policy
+metadata: {{name: logs-to-cold}}
+spec:
+  system: kafka
+  target: {{bucket: {BUCKET}, keyPrefix: tiered/, streams: [\"logs-*\"]}}
+  pipeline:
+    - {{streamlet: compress-zstd, location: edge, params: {{level: 3}}}}
+  output: {{store: cold}}
+---
+apiVersion: nexus/v1
+kind: Policy
+metadata: {{name: metrics-to-cold}}
+spec:
+  system: kafka
+  target: {{bucket: {BUCKET}, keyPrefix: tiered/, streams: [\"metrics-*\"]}}
+  pipeline: []
+  output: {{store: cold}}
+"
+    );
+    std::fs::write(path, text).expect("write policies");
+}
+
+/// Stored size of `key` in `bucket` of the backend itself, `None` if absent.
+async fn stored_size(backend: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<i64> {
+    backend
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .ok()
+        .and_then(|h| h.content_length())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_output_store_holds_the_bytes_and_the_bucket_a_locator() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("to-cold.yaml");
+    let Some(mut mesh) = Mesh::start_with("mesh::output_store", Vec::new(), path.clone()).await
+    else {
+        return;
+    };
+    write_policies(&path, &mesh.backend.endpoint);
+    mesh.spawn(Spec::edge()).await;
+    bounded(120, "output store", async {
+        mesh.wait_members(1).await;
+        let nexus = mesh.workers[0].client();
+        let backend = aws_sdk_s3::Client::from_conf(
+            client_config(&mesh.backend.endpoint, None, BACKEND_KEYS.0, BACKEND_KEYS.1)
+                .force_path_style(true)
+                .build(),
+        );
+        for b in [BUCKET, COLD] {
+            nexus
+                .create_bucket()
+                .bucket(b)
+                .send()
+                .await
+                .expect("bucket");
+        }
+
+        // A single PUT and a multipart upload through compress-zstd, and a PUT under a policy
+        // with no stages (framed unchanged), all to the cold store.
+        let single = (segment_key(0, 0), logs(3 * MIB));
+        nexus
+            .put_object()
+            .bucket(BUCKET)
+            .key(&single.0)
+            .body(ByteStream::from(single.1.clone()))
+            .send()
+            .await
+            .expect("put");
+        let multi = (segment_key(1, 0), logs(11 * MIB));
+        let up = nexus
+            .create_multipart_upload()
+            .bucket(BUCKET)
+            .key(&multi.0)
+            .send()
+            .await
+            .expect("create");
+        let id = up.upload_id().expect("id");
+        let mut parts = Vec::new();
+        for (n, piece) in (1..).zip(multi.1.chunks(5 * MIB)) {
+            let p = nexus
+                .upload_part()
+                .bucket(BUCKET)
+                .key(&multi.0)
+                .upload_id(id)
+                .part_number(n)
+                .body(ByteStream::from(piece.to_vec()))
+                .send()
+                .await
+                .expect("part");
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .e_tag(p.e_tag().expect("etag"))
+                    .build(),
+            );
+        }
+        nexus
+            .complete_multipart_upload()
+            .bucket(BUCKET)
+            .key(&multi.0)
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("complete");
+        let plain_key = segment_key(0, 0).replace("logs-app", "metrics-app");
+        let plain = (plain_key, logs(MIB + 7));
+        nexus
+            .put_object()
+            .bucket(BUCKET)
+            .key(&plain.0)
+            .body(ByteStream::from(plain.1.clone()))
+            .send()
+            .await
+            .expect("put plain");
+        let objects = [&single, &multi, &plain];
+
+        // The bytes are in the cold bucket (compressed where a stage compressed), the bucket
+        // holds empty locators.
+        for (key, body) in objects {
+            let cold = stored_size(&backend, COLD, key).await.expect("in cold");
+            assert!(cold > 0, "{key}: {cold} bytes in {COLD}");
+            assert_eq!(stored_size(&backend, BUCKET, key).await, Some(0), "{key}");
+            if !key.contains("metrics-") {
+                assert!(cold < body.len() as i64 / 2, "{key} is compressed: {cold}");
+            }
+        }
+
+        // Reads, ranges, HEAD and LIST answer the logical object.
+        for (key, body) in objects {
+            let got = get(&nexus, BUCKET, key).await.expect("get");
+            assert_eq!(md5_hex(&got), md5_hex(body), "{key}");
+            let range = nexus
+                .get_object()
+                .bucket(BUCKET)
+                .key(key)
+                .range("bytes=1000000-1000099")
+                .send()
+                .await
+                .expect("range");
+            let bytes = range.body.collect().await.expect("body").into_bytes();
+            assert!(bytes[..] == body[1_000_000..1_000_100], "{key} range");
+            let head = nexus
+                .head_object()
+                .bucket(BUCKET)
+                .key(key)
+                .send()
+                .await
+                .expect("head");
+            assert_eq!(head.content_length(), Some(body.len() as i64), "{key}");
+            assert!(head.metadata().is_none_or(|m| m.is_empty()), "{key}");
+        }
+        let listed = nexus
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("list");
+        for (key, body) in objects {
+            let o = listed
+                .contents()
+                .iter()
+                .find(|o| o.key() == Some(key.as_str()))
+                .unwrap_or_else(|| panic!("{key} not listed"));
+            assert_eq!(o.size(), Some(body.len() as i64), "{key} listed size");
+        }
+
+        // A copy of a located object is a whole object in the bucket.
+        let copy_key = segment_key(2, 0);
+        nexus
+            .copy_object()
+            .bucket(BUCKET)
+            .key(&copy_key)
+            .copy_source(format!("{BUCKET}/{}", single.0))
+            .send()
+            .await
+            .expect("copy");
+        assert!(stored_size(&backend, BUCKET, &copy_key).await > Some(0));
+        let got = get(&nexus, BUCKET, &copy_key).await.expect("get copy");
+        assert_eq!(md5_hex(&got), md5_hex(&single.1));
+
+        // Deleting the policies keeps every object readable.
+        let out = Command::new(cli())
+            .args(["--meta", &mesh.meta_url(), "policy", "delete"])
+            .args(["logs-to-cold", "metrics-to-cold"])
+            .output()
+            .expect("nexus policy delete");
+        assert!(out.status.success(), "{out:?}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        for (key, body) in objects {
+            let got = get(&nexus, BUCKET, key).await.expect("get after delete");
+            assert_eq!(md5_hex(&got), md5_hex(body), "{key} without its policy");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_remove_the_bytes_and_the_locator() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("to-cold.yaml");
+    let Some(mut mesh) = Mesh::start_with("mesh::output_delete", Vec::new(), path.clone()).await
+    else {
+        return;
+    };
+    write_policies(&path, &mesh.backend.endpoint);
+    mesh.spawn(Spec::edge()).await;
+    bounded(120, "deletes of located objects", async {
+        mesh.wait_members(1).await;
+        let nexus = mesh.workers[0].client();
+        let backend = aws_sdk_s3::Client::from_conf(
+            client_config(&mesh.backend.endpoint, None, BACKEND_KEYS.0, BACKEND_KEYS.1)
+                .force_path_style(true)
+                .build(),
+        );
+        for b in [BUCKET, COLD] {
+            nexus
+                .create_bucket()
+                .bucket(b)
+                .send()
+                .await
+                .expect("bucket");
+        }
+        let keys: Vec<String> = (0..4).map(|p| segment_key(p, 0)).collect();
+        for k in &keys {
+            nexus
+                .put_object()
+                .bucket(BUCKET)
+                .key(k)
+                .body(ByteStream::from(logs(200_000)))
+                .send()
+                .await
+                .expect("put");
+            assert!(stored_size(&backend, COLD, k).await.is_some());
+        }
+        // DeleteObject: both go.
+        nexus
+            .delete_object()
+            .bucket(BUCKET)
+            .key(&keys[0])
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(stored_size(&backend, COLD, &keys[0]).await, None);
+        assert_eq!(stored_size(&backend, BUCKET, &keys[0]).await, None);
+        // DeleteObjects (how Kafka's RSM deletes a segment's files), with a missing key.
+        let mut batch: Vec<ObjectIdentifier> = keys[1..]
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build().expect("id"))
+            .collect();
+        batch.push(
+            ObjectIdentifier::builder()
+                .key(segment_key(9, 0))
+                .build()
+                .expect("id"),
+        );
+        let out = nexus
+            .delete_objects()
+            .bucket(BUCKET)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(batch))
+                    .build()
+                    .expect("delete"),
+            )
+            .send()
+            .await
+            .expect("delete objects");
+        assert!(out.errors().is_empty(), "{:?}", out.errors());
+        for k in &keys[1..] {
+            assert_eq!(stored_size(&backend, COLD, k).await, None, "{k} in {COLD}");
+            assert_eq!(stored_size(&backend, BUCKET, k).await, None, "{k}");
+        }
+        let left = backend
+            .list_objects_v2()
+            .bucket(COLD)
+            .send()
+            .await
+            .expect("list cold");
+        assert_eq!(left.key_count(), Some(0), "nothing left in {COLD}");
+    })
+    .await;
+}
