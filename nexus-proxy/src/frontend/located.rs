@@ -74,6 +74,27 @@ impl Destination {
             .map_err(|why| unusable(&format!("output store `{name}`"), &why))
     }
 
+    /// A store a routing stage picked earlier, when its policy allowed it (the parts of a
+    /// multipart upload, at Complete).
+    ///
+    /// # Errors
+    /// As [`Self::routed`].
+    pub(super) fn picked(
+        named: &NamedStores,
+        set: &PolicySet,
+        name: &str,
+    ) -> S3Result<Option<Self>> {
+        named
+            .open(set, name)
+            .map(|n| Self::of(name, n))
+            .map_err(|why| {
+                unusable(
+                    &format!("a stage routed the upload to store `{name}`"),
+                    &why,
+                )
+            })
+    }
+
     /// `None` when `named` is the bucket itself (an embedded store on an embedded worker).
     fn of(name: &str, named: Named) -> Option<Self> {
         named.bucket.map(|bucket| Self {

@@ -46,6 +46,8 @@ pub const STAGING: &str = ".nexus-staging/";
 const ID_PREFIX: &str = "nx1.";
 /// S3's minimum size of every part but the last.
 const MIN_PART: u64 = 5 << 20;
+/// On a staged part: the store a routing stage picked for it.
+const ROUTED_TO: &str = "nexus-routed-to";
 
 /// Whether an upload id is one of ours.
 #[must_use]
@@ -450,6 +452,13 @@ impl Frontend {
         if let Some(c) = &checksum {
             m.insert(keys::CHECKSUM.to_owned(), c.encode());
         }
+        // A routing stage's pick (checked against the policy now) travels with the part to
+        // Complete, which stores the object there; a key-based router picks the same store for
+        // every part of a key, and Complete takes the first part's.
+        if let Some(store) = ctx.entries().get(super::transformed::ROUTE_STORE) {
+            Destination::routed(&self.named, obs, bucket, store)?;
+            m.insert(ROUTED_TO.to_owned(), store.clone());
+        }
         let len = encoded.spool.len();
         let body = encoded.spool.into_blob().map_err(|e| {
             S3Error::with_message(S3ErrorCode::ServiceUnavailable, format!("spool: {e}"))
@@ -463,13 +472,7 @@ impl Frontend {
             .build()
             .map_err(internal_error)?;
         self.store.put_object(internal(like, input)).await?;
-        // Routing to another store applies to single PUTs: a part stays with its upload, and
-        // what a routing stage wrote about it (it would point reads elsewhere) is dropped.
-        if ctx.entries().contains_key(super::transformed::ROUTE_STORE) {
-            tracing::debug!(
-                "A routing stage picked a store for a part; multipart uploads stay in the bucket's store."
-            );
-        } else if let Some(state) = &state {
+        if let Some(state) = &state {
             state.commit().await?;
         }
         Ok(StagedPart {
@@ -647,6 +650,7 @@ impl Frontend {
             return Err(S3Error::new(S3ErrorCode::InvalidPartOrder));
         }
         let mut staged = Vec::with_capacity(listed.len());
+        let mut routed: Option<String> = None;
         for (i, p) in listed.iter().enumerate() {
             let n = numbers[i];
             let pkey = part_key(&id, n);
@@ -681,6 +685,9 @@ impl Frontend {
                     S3ErrorCode::InvalidPart,
                     format!("part {n}: the ETag does not match"),
                 ));
+            }
+            if routed.is_none() {
+                routed = m.get(ROUTED_TO).cloned();
             }
             let part_checksum = m
                 .get(keys::CHECKSUM)
@@ -833,11 +840,11 @@ impl Frontend {
             .body(Some(exact(frames, total)))
             .build()
             .map_err(internal_error)?;
-        let dest = Destination::output(
-            &self.named,
-            &self.grammars.policies(),
-            plan.store.as_deref(),
-        )?;
+        let set = self.grammars.policies();
+        let dest = match &routed {
+            Some(name) => Destination::picked(&self.named, &set, name)?,
+            None => Destination::output(&self.named, &set, plan.store.as_deref())?,
+        };
         self.store_at(internal(&like, put), dest).await?;
         self.metrics
             .pipeline_bytes(plan.policy_name(), merged.logical_size(), total);

@@ -1,7 +1,7 @@
-//! A policy's `spec.output.store`: the stored object goes to that store, the bucket keeps a
-//! locator (empty, with the object's metadata), and reads, HEAD, LIST, copies and deletes follow
-//! it, also after the policy is deleted. Run with a worker process (the mesh harness), which
-//! reads the output store's credentials from its environment.
+//! A policy's `spec.output.store`, and a routing stage's pick: the stored object goes to that
+//! store, the bucket keeps a locator (empty, with the object's metadata), and reads, HEAD, LIST,
+//! copies and deletes follow it, also after the policy is deleted. Run with a worker process
+//! (the mesh harness), which reads the store's credentials from its environment.
 
 use std::process::Command;
 use std::time::Duration;
@@ -16,9 +16,10 @@ use crate::support::{MIB, bounded, client_config, md5_hex};
 
 const COLD: &str = "kafka-cold";
 
-fn write_policies(path: &std::path::Path, backend: &str) {
+/// The `cold` store: bucket [`COLD`] of the backend.
+fn cold_store(backend: &str) -> String {
     let (ak, sk) = COLD_KEYS_ENV;
-    let text = format!(
+    format!(
         "apiVersion: nexus/v1
 kind: Store
 metadata: {{name: cold}}
@@ -29,7 +30,13 @@ spec:
     region: us-east-1
     pathStyle: true
     credentials: {{env: {{accessKeyId: {ak}, secretAccessKey: {sk}}}}}
----
+"
+    )
+}
+
+fn write_policies(path: &std::path::Path, backend: &str) {
+    let text = format!(
+        "{}---
 apiVersion: nexus/v1
 kind: Policy
 metadata: {{name: logs-to-cold}}
@@ -48,9 +55,53 @@ spec:
   target: {{bucket: {BUCKET}, keyPrefix: tiered/, streams: [\"metrics-*\"]}}
   pipeline: []
   output: {{store: cold}}
-"
+",
+        cold_store(backend)
     );
     std::fs::write(path, text).expect("write policies");
+}
+
+/// Uploads `body` as a multipart upload of 5 MiB parts.
+async fn multipart(c: &aws_sdk_s3::Client, key: &str, body: &[u8]) {
+    let up = c
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id");
+    let mut parts = Vec::new();
+    for (n, piece) in (1..).zip(body.chunks(5 * MIB)) {
+        let p = c
+            .upload_part()
+            .bucket(BUCKET)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(piece.to_vec()))
+            .send()
+            .await
+            .expect("part");
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().expect("etag"))
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
 }
 
 /// Stored size of `key` in `bucket` of the backend itself, `None` if absent.
@@ -104,46 +155,7 @@ async fn the_output_store_holds_the_bytes_and_the_bucket_a_locator() {
             .await
             .expect("put");
         let multi = (segment_key(1, 0), logs(11 * MIB));
-        let up = nexus
-            .create_multipart_upload()
-            .bucket(BUCKET)
-            .key(&multi.0)
-            .send()
-            .await
-            .expect("create");
-        let id = up.upload_id().expect("id");
-        let mut parts = Vec::new();
-        for (n, piece) in (1..).zip(multi.1.chunks(5 * MIB)) {
-            let p = nexus
-                .upload_part()
-                .bucket(BUCKET)
-                .key(&multi.0)
-                .upload_id(id)
-                .part_number(n)
-                .body(ByteStream::from(piece.to_vec()))
-                .send()
-                .await
-                .expect("part");
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(n)
-                    .e_tag(p.e_tag().expect("etag"))
-                    .build(),
-            );
-        }
-        nexus
-            .complete_multipart_upload()
-            .bucket(BUCKET)
-            .key(&multi.0)
-            .upload_id(id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("complete");
+        multipart(&nexus, &multi.0, &multi.1).await;
         let plain_key = segment_key(0, 0).replace("logs-app", "metrics-app");
         let plain = (plain_key, logs(MIB + 7));
         nexus
@@ -319,6 +331,79 @@ async fn deletes_remove_the_bytes_and_the_locator() {
             .await
             .expect("list cold");
         assert_eq!(left.key_count(), Some(0), "nothing left in {COLD}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_multipart_upload_is_stored_where_its_parts_were_routed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("routed.yaml");
+    let Some(mut mesh) = Mesh::start_with("mesh::routed_multipart", Vec::new(), path.clone()).await
+    else {
+        return;
+    };
+    let text = format!(
+        "{}---
+apiVersion: nexus/v1
+kind: Policy
+metadata: {{name: logs-routed}}
+spec:
+  system: kafka
+  target: {{bucket: {BUCKET}, keyPrefix: tiered/, streams: [\"logs-*\"]}}
+  pipeline:
+    - {{streamlet: route-by-key, location: edge, params: {{match: \"/0000000000000000090\", store: cold}}}}
+    - {{streamlet: compress-zstd, location: edge, params: {{level: 3}}}}
+  output: {{alternatives: [cold]}}
+",
+        cold_store(&mesh.backend.endpoint)
+    );
+    std::fs::write(&path, text).expect("write policies");
+    mesh.spawn(Spec::edge()).await;
+    bounded(120, "routed multipart", async {
+        mesh.wait_members(1).await;
+        let nexus = mesh.workers[0].client();
+        let backend = aws_sdk_s3::Client::from_conf(
+            client_config(&mesh.backend.endpoint, None, BACKEND_KEYS.0, BACKEND_KEYS.1)
+                .force_path_style(true)
+                .build(),
+        );
+        for b in [BUCKET, COLD] {
+            nexus
+                .create_bucket()
+                .bucket(b)
+                .send()
+                .await
+                .expect("bucket");
+        }
+        // Offset 900 matches the router, offset 0 does not.
+        let (routed, kept) = (segment_key(3, 900), segment_key(3, 0));
+        let body = logs(6 * MIB + 3);
+        multipart(&nexus, &routed, &body).await;
+        multipart(&nexus, &kept, &body).await;
+        let cold = stored_size(&backend, COLD, &routed)
+            .await
+            .expect("routed to cold");
+        assert!(cold > 0 && cold < body.len() as i64 / 2, "{cold}");
+        assert_eq!(
+            stored_size(&backend, BUCKET, &routed).await,
+            Some(0),
+            "a locator"
+        );
+        assert_eq!(stored_size(&backend, COLD, &kept).await, None);
+        assert!(stored_size(&backend, BUCKET, &kept).await > Some(0));
+        for k in [&routed, &kept] {
+            let got = get(&nexus, BUCKET, k).await.expect("get");
+            assert_eq!(md5_hex(&got), md5_hex(&body), "{k}");
+        }
+        nexus
+            .delete_object()
+            .bucket(BUCKET)
+            .key(&routed)
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(stored_size(&backend, COLD, &routed).await, None);
     })
     .await;
 }
