@@ -9,6 +9,10 @@
 //! - **Shared** (workers on a Redis metadata store without `--swarmlet`): any worker may serve
 //!   any partition, so nothing can be cached: every request loads the state it reads. This is
 //!   the baseline of the metadata-reads benchmark.
+//! - A stateful stage placed on the partition owner of another swarmlet (its state's home)
+//!   loads **fresh** there (fenced, not cached: the serving worker commits what it wrote,
+//!   fenced with that owner's epoch, after the object is stored); a data-source stage outside
+//!   the home reads a **snapshot** (no fence raised, no writes).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -43,6 +47,17 @@ struct StateKey {
 
 /// One partition's state as loaded (fields without `@fence`).
 type Values = Arc<BTreeMap<String, Vec<u8>>>;
+
+/// How a scope reads the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// As the partition's owner (cached when the service is owned).
+    Owner,
+    /// As the owner, without the cache (a placed stage; its writes are committed elsewhere).
+    Fresh,
+    /// Read-only, unfenced (outside the state's home swarmlet).
+    Snapshot,
+}
 
 struct Cached {
     epoch: u64,
@@ -79,12 +94,42 @@ impl StateService {
     /// The scope of one request on `stream`/`partition`, owned at `epoch` (0 in shared mode).
     #[must_use]
     pub fn scope(self: &Arc<Self>, stream: &str, partition: u64, epoch: u64) -> Arc<StateScope> {
+        self.scope_with(stream, partition, epoch, Load::Owner)
+    }
+
+    /// The scope of a stage placed here by another worker, as the partition's owner at
+    /// `epoch`: loaded fresh, its writes exported to the caller ([`StateTxn::take_writes`]).
+    #[must_use]
+    pub fn placed_scope(
+        self: &Arc<Self>,
+        stream: &str,
+        partition: u64,
+        epoch: u64,
+    ) -> Arc<StateScope> {
+        self.scope_with(stream, partition, epoch, Load::Fresh)
+    }
+
+    /// A read-only scope outside the state's home swarmlet.
+    #[must_use]
+    pub fn snapshot_scope(self: &Arc<Self>, stream: &str, partition: u64) -> Arc<StateScope> {
+        self.scope_with(stream, partition, 0, Load::Snapshot)
+    }
+
+    fn scope_with(
+        self: &Arc<Self>,
+        stream: &str,
+        partition: u64,
+        epoch: u64,
+        load: Load,
+    ) -> Arc<StateScope> {
         Arc::new(StateScope {
             service: Arc::clone(self),
             stream: stream.to_owned(),
             partition,
             epoch,
+            load,
             txns: Mutex::default(),
+            placed: Mutex::default(),
         })
     }
 
@@ -98,18 +143,26 @@ impl StateService {
         &self,
         key: &StateKey,
         epoch: u64,
+        load: Load,
     ) -> Result<Arc<BTreeMap<String, Vec<u8>>>, StateFailure> {
-        if let Some(cache) = self.cache()
+        if load == Load::Owner
+            && let Some(cache) = self.cache()
             && let Some(c) = cache.get(key)
             && c.epoch == epoch
         {
             return Ok(Arc::clone(&c.values));
         }
         self.metrics.state_loaded();
-        let values = self
-            .cluster
-            .state_load(&key.streamlet, &key.stream, key.partition, epoch)
-            .await
+        let loaded = if load == Load::Snapshot {
+            self.cluster
+                .state_read(&key.streamlet, &key.stream, key.partition)
+                .await
+        } else {
+            self.cluster
+                .state_load(&key.streamlet, &key.stream, key.partition, epoch)
+                .await
+        };
+        let values = loaded
             .map_err(|e| {
                 tracing::warn!(streamlet = %key.streamlet, stream = %key.stream, partition = key.partition, error = %e, "Loading streamlet state failed.");
                 match e {
@@ -118,7 +171,9 @@ impl StateService {
                 }
             })?;
         let values = Arc::new(values);
-        if let Some(mut cache) = self.cache() {
+        if load == Load::Owner
+            && let Some(mut cache) = self.cache()
+        {
             cache.insert(
                 key.clone(),
                 Cached {
@@ -189,13 +244,16 @@ impl StateService {
     }
 }
 
-/// The state of one request: one transaction per streamlet.
+/// The state of one request: one transaction per streamlet, and the writes of stages placed
+/// on other swarmlets (with the epoch of the owner there).
 pub struct StateScope {
     service: Arc<StateService>,
     stream: String,
     partition: u64,
     epoch: u64,
+    load: Load,
     txns: Mutex<BTreeMap<String, Arc<StateTxn>>>,
+    placed: Mutex<BTreeMap<String, (u64, StateWrites)>>,
 }
 
 impl StateScope {
@@ -212,10 +270,31 @@ impl StateScope {
                     partition: self.partition,
                 },
                 epoch: self.epoch,
+                load: self.load,
                 snapshot: OnceLock::new(),
                 writes: Mutex::default(),
             })
         }))
+    }
+
+    /// What a stage of `streamlet` placed on another swarmlet has written in this request so
+    /// far (sent with its next call, so it reads its own writes).
+    #[must_use]
+    pub fn placed_writes(&self, streamlet: &str) -> Option<StateWrites> {
+        self.placed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(streamlet)
+            .map(|(_, w)| w.clone())
+    }
+
+    /// Records the writes a placed stage of `streamlet` answered with (all it wrote in this
+    /// request), to commit fenced by `epoch`, the epoch of the owner that ran it.
+    pub fn set_placed_writes(&self, streamlet: &str, epoch: u64, writes: StateWrites) {
+        self.placed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(streamlet.to_owned(), (epoch, writes));
     }
 
     /// Commits every streamlet's buffered writes (call when the request succeeded, before
@@ -239,6 +318,18 @@ impl StateScope {
                 self.service.commit(&txn.key, txn.epoch, &writes).await?;
             }
         }
+        let placed =
+            std::mem::take(&mut *self.placed.lock().unwrap_or_else(PoisonError::into_inner));
+        for (streamlet, (epoch, writes)) in placed {
+            if !writes.is_empty() {
+                let key = StateKey {
+                    streamlet,
+                    stream: self.stream.clone(),
+                    partition: self.partition,
+                };
+                self.service.commit(&key, epoch, &writes).await?;
+            }
+        }
         Ok(())
     }
 }
@@ -249,6 +340,7 @@ pub struct StateTxn {
     service: Arc<StateService>,
     key: StateKey,
     epoch: u64,
+    load: Load,
     snapshot: OnceLock<Result<Values, StateFailure>>,
     writes: Mutex<StateWrites>,
 }
@@ -259,7 +351,7 @@ impl StateTxn {
             .get_or_init(|| {
                 self.service
                     .runtime
-                    .block_on(self.service.load(&self.key, self.epoch))
+                    .block_on(self.service.load(&self.key, self.epoch, self.load))
             })
             .clone()
     }
@@ -268,12 +360,27 @@ impl StateTxn {
         self.writes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Starts from what the request already wrote elsewhere (a placed stage's earlier frames).
+    pub fn preload(&self, writes: StateWrites) {
+        *self.writes() = writes;
+    }
+
+    /// Everything this request wrote (a placed stage's answer); none is left to commit here.
+    #[must_use]
+    pub fn take_writes(&self) -> StateWrites {
+        std::mem::take(&mut *self.writes())
+    }
+
     fn check(
         &self,
         field: &str,
         value_len: usize,
         writes: &StateWrites,
     ) -> Result<(), StateFailure> {
+        // Outside the state's home nothing may be written (it would bypass the owner's fence).
+        if self.load == Load::Snapshot {
+            return Err(StateFailure::Unavailable);
+        }
         if field.len() > MAX_FIELD || value_len > MAX_VALUE || field.starts_with('@') {
             return Err(StateFailure::TooLarge);
         }

@@ -151,6 +151,25 @@ impl RedisCluster {
         Ok(out)
     }
 
+    /// Reads one partition's state without taking ownership (no fence is raised): what a
+    /// worker outside the state's home swarmlet sees.
+    ///
+    /// # Errors
+    /// Redis errors.
+    pub async fn state_read(
+        &self,
+        streamlet: &str,
+        stream: &str,
+        partition: u64,
+    ) -> Result<BTreeMap<String, Vec<u8>>, ClusterError> {
+        let mut conn = self.conn.clone();
+        let all: BTreeMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(self.state_key(streamlet, stream, partition))
+            .query_async(&mut conn)
+            .await?;
+        Ok(all.into_iter().filter(|(k, _)| k != "@fence").collect())
+    }
+
     /// Commits `writes` for an owner at `epoch`; returns the new values of the increments.
     ///
     /// # Errors

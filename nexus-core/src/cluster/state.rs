@@ -15,7 +15,7 @@ pub fn route_key(system: &str, stream: &str, partition: u64) -> Vec<u8> {
 }
 
 /// One write of a request, buffered until the request succeeds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StateWrite {
     Set(Vec<u8>),
     Delete,
@@ -24,7 +24,7 @@ pub enum StateWrite {
 }
 
 /// A request's buffered writes to one partition's state, in field order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StateWrites {
     pub writes: BTreeMap<String, StateWrite>,
 }

@@ -82,6 +82,30 @@ impl Frontend {
     ///
     /// # Errors
     /// A stage denied the read or failed.
+    /// The state a data-source `stage` reads: the request's, or, outside the state's home
+    /// swarmlet (`mesh-protocol.md` §5), a read-only snapshot that raises no fence.
+    fn read_state(
+        &self,
+        state: Option<&Arc<crate::state::StateScope>>,
+        stage: &crate::pipeline::plan::StagePlan,
+        obs: &Observed,
+    ) -> Option<Arc<crate::state::StateScope>> {
+        let state = state?;
+        let mesh = self.pipelines.mesh.get().and_then(std::sync::Weak::upgrade);
+        match (
+            mesh,
+            self.pipelines.state.get(),
+            obs.class.stream.as_deref(),
+        ) {
+            (Some(mesh), Some(service), Some(stream))
+                if stage.stateful && !mesh.is_home(&stage.placement) =>
+            {
+                Some(service.snapshot_scope(stream, obs.class.partition.unwrap_or(0)))
+            }
+            _ => Some(Arc::clone(state)),
+        }
+    }
+
     pub(super) async fn pre_get<T>(
         &self,
         req: &S3Request<T>,
@@ -147,7 +171,9 @@ impl Frontend {
                     headers: headers.clone(),
                 },
                 opener: Some(Arc::clone(&opener)),
-                state: state.as_ref().map(|s| s.txn(&stage.name)),
+                state: self
+                    .read_state(state.as_ref(), stage, obs)
+                    .map(|s| s.txn(&stage.name)),
             };
             let started = std::time::Instant::now();
             let decided = self.pipelines.runtime.pre_get(loaded, call).await;

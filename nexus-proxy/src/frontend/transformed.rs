@@ -105,6 +105,7 @@ impl Frontend {
                 params: Arc::clone(&s.params),
                 limits: s.limits.clone(),
                 placement: s.placement.clone(),
+                stateful: s.stateful,
             });
         }
         Ok(stages.into())

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use nexus_core::cluster::{Ring, WorkerRecord, route_key};
+use nexus_core::cluster::{Ring, StateWrites, WorkerRecord, route_key};
 use nexus_core::meta::Digest;
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use s3s::{S3Error, S3ErrorCode};
@@ -50,10 +50,38 @@ struct StageCall {
     content_type: Option<String>,
     ctx: BTreeMap<String, String>,
     read_only: bool,
+    /// A stateful stage: run it as the partition's owner here, starting from `pending` (what
+    /// it wrote on earlier frames of the request), and answer with everything it wrote.
+    #[serde(default)]
+    stateful: bool,
+    #[serde(default)]
+    pending: Option<StateWrites>,
 }
 
+/// The answer header of a stateful stage call: JSON `[epoch, writes]`, percent-encoded.
+pub const STATE: &str = "x-nexus-state";
+
+/// Largest state answer of one stage call.
+const MAX_STATE: usize = 32 << 10;
+
 fn fits(p: &Placement, location: &str, hardware: &[String]) -> bool {
-    location == p.location && p.hardware.iter().all(|h| hardware.contains(h))
+    (p.location.is_empty() || location == p.location)
+        && p.hardware.iter().all(|h| hardware.contains(h))
+}
+
+/// Where stages with placement `p` run when not here, and where a stateful stage's state
+/// lives (its home): the first swarmlet by name with a live worker that fits (deterministic
+/// for every worker), with the ring of its fitting workers.
+fn home(routing: &super::Routing, p: &Placement) -> Option<(String, Ring)> {
+    routing.view.swarmlets.iter().find_map(|(name, s)| {
+        let ids: Vec<&str> = s
+            .workers
+            .iter()
+            .filter(|(w, _)| fits(p, &w.location, &w.hardware))
+            .map(|(w, _)| w.id.as_str())
+            .collect();
+        (!ids.is_empty()).then(|| (name.clone(), Ring::new(ids)))
+    })
 }
 
 fn bad(status: StatusCode, msg: &str) -> Response<s3s::Body> {
@@ -79,20 +107,13 @@ impl Mesh {
         info: &ChunkInfo,
     ) -> Result<Option<WorkerRecord>, String> {
         let p = &stage.placement;
-        if p.location.is_empty() || fits(p, &self.config.location, &self.config.hardware) {
+        let here = fits(p, &self.config.location, &self.config.hardware);
+        // A stateless stage runs here whenever it fits; a stateful one in its state's home.
+        if here && (!stage.stateful || self.is_home(p)) {
             return Ok(None);
         }
         let routing = self.routing.load();
-        // The first swarmlet by name with a worker that fits (deterministic for every worker).
-        let found = routing.view.swarmlets.iter().find_map(|(name, s)| {
-            let ids: Vec<&str> = s
-                .workers
-                .iter()
-                .filter(|(w, _)| fits(p, &w.location, &w.hardware))
-                .map(|(w, _)| w.id.as_str())
-                .collect();
-            (!ids.is_empty()).then(|| (name.clone(), Ring::new(ids)))
-        });
+        let found = home(&routing, p);
         let Some((_, ring)) = found else {
             let hw = if p.hardware.is_empty() {
                 String::new()
@@ -123,6 +144,13 @@ impl Mesh {
         };
         let owner = ring.owner(&key).unwrap_or_default();
         Ok(routing.view.worker(owner).cloned())
+    }
+
+    /// Whether this worker's swarmlet is the home of state used under placement `p` (where a
+    /// stateful stage runs, and where its state may be written).
+    #[must_use]
+    pub fn is_home(&self, p: &Placement) -> bool {
+        home(&self.routing.load(), p).is_some_and(|(name, _)| name == self.config.swarmlet)
     }
 
     /// Runs `stage` on `data` on worker `to`; the request context comes back updated.
@@ -156,6 +184,12 @@ impl Mesh {
             content_type: info.content_type.clone(),
             ctx: req.ctx.entries(),
             read_only: req.ctx.is_read_only(),
+            stateful: stage.stateful && req.state.is_some(),
+            pending: req
+                .state
+                .as_ref()
+                .filter(|_| stage.stateful)
+                .and_then(|s| s.placed_writes(&stage.name)),
         };
         let unavailable = |why: String| {
             tracing::warn!(to = %to.id, streamlet = %stage.name, "{why}");
@@ -167,6 +201,7 @@ impl Mesh {
                 ),
             )
         };
+        let call_stateful = call.stateful;
         let json = serde_json::to_string(&call).map_err(|e| unavailable(e.to_string()))?;
         let mut headers = HeaderMap::new();
         let authority = to
@@ -245,6 +280,18 @@ impl Mesh {
                 req.ctx.replace(entries);
             }
         }
+        if call_stateful && let Some(scope) = &req.state {
+            let (epoch, writes) = parts
+                .headers
+                .get(STATE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| percent_decode_str(v).decode_utf8_lossy().into_owned())
+                .and_then(|json| serde_json::from_str::<(u64, StateWrites)>(&json).ok())
+                .ok_or_else(|| {
+                    unavailable("the stateful stage answered without its state".into())
+                })?;
+            scope.set_placed_writes(&stage.name, epoch, writes);
+        }
         Ok(bytes)
     }
 
@@ -281,6 +328,17 @@ impl Mesh {
                 "stage body failed its CRC32C check",
             );
         }
+        // A stateful stage runs here as the owner of the partition in this swarmlet, at this
+        // worker's epoch; it answers with its writes, which the caller commits fenced by that
+        // epoch once the object is stored.
+        let placed = if call.stateful {
+            match self.placed_state(&call) {
+                Ok(p) => p,
+                Err(r) => return *r,
+            }
+        } else {
+            None
+        };
         let digest: Digest = match call.digest.parse() {
             Ok(d) => d,
             Err(e) => return bad(StatusCode::BAD_REQUEST, &format!("digest: {e}")),
@@ -300,6 +358,7 @@ impl Mesh {
                 timeout: std::time::Duration::from_millis(call.timeout_ms),
             },
             placement: Placement::default(),
+            stateful: call.stateful,
         };
         let ctx = if call.read_only {
             SharedContext::read_only(call.ctx)
@@ -331,8 +390,7 @@ impl Mesh {
             }),
             ctx: ctx.clone(),
             request_id,
-            // State stays with the partition owner of the entry swarmlet.
-            state: None,
+            state: placed.as_ref().map(|p| Arc::clone(&p.scope)),
         };
         let frame = FrameInfo {
             index: call.frame.0,
@@ -353,11 +411,68 @@ impl Mesh {
                 {
                     h.insert(STAGE, v);
                 }
+                if let Some(p) = &placed {
+                    let writes = p.scope.txn(&call.streamlet).take_writes();
+                    let json = serde_json::to_string(&(p.epoch, writes)).unwrap_or_default();
+                    if json.len() > MAX_STATE {
+                        return bad(
+                            StatusCode::INSUFFICIENT_STORAGE,
+                            &format!(
+                                "stage {} ({}) wrote more than {MAX_STATE} bytes of state in one request",
+                                call.index, call.streamlet
+                            ),
+                        );
+                    }
+                    if let Ok(v) = HeaderValue::from_str(
+                        &utf8_percent_encode(&json, NON_ALPHANUMERIC).to_string(),
+                    ) {
+                        res.headers_mut().insert(STATE, v);
+                    }
+                }
                 res
             }
             Err(e) => s3_error_response(&e),
         }
     }
+}
+
+impl Mesh {
+    /// The state scope of a stateful stage call: this worker must own the call's partition in
+    /// its swarmlet now (else `503 SlowDown`, so the caller's client retries on a new view).
+    fn placed_state(
+        &self,
+        call: &StageCall,
+    ) -> Result<Option<PlacedState>, Box<Response<s3s::Body>>> {
+        let (Some(stream), Some(service)) = (&call.stream, self.pipelines.state.get()) else {
+            return Ok(None);
+        };
+        let partition = call.partition.unwrap_or(0);
+        let routing = self.routing.load();
+        let epoch = routing.epoch(&self.config.swarmlet);
+        let key = route_key(&call.system, stream, partition);
+        let owner = routing
+            .ring(&self.config.swarmlet)
+            .and_then(|r| r.owner(&key))
+            .map(str::to_owned);
+        if owner.as_deref() != Some(self.id.as_str()) {
+            return Err(Box::new(error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SlowDown",
+                "this worker does not own the partition of the stateful stage now; retry",
+            )));
+        }
+        let scope = service.placed_scope(stream, partition, epoch);
+        if let Some(pending) = call.pending.clone() {
+            scope.txn(&call.streamlet).preload(pending);
+        }
+        Ok(Some(PlacedState { scope, epoch }))
+    }
+}
+
+/// The state of a stateful stage placed here, and the epoch its writes are fenced by.
+struct PlacedState {
+    scope: Arc<crate::state::StateScope>,
+    epoch: u64,
 }
 
 fn s3_error_response(e: &S3Error) -> Response<s3s::Body> {

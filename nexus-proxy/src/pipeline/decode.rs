@@ -367,6 +367,8 @@ pub async fn get(
             params: Arc::new(s.params.clone()),
             limits: limits_for(set, &s.digest),
             placement: s.placement.clone(),
+            // Reads run without state.
+            stateful: false,
         });
     }
     let body = if want.is_empty() {

@@ -86,6 +86,8 @@ pub struct StageRun {
     pub params: Arc<serde_json::Map<String, serde_json::Value>>,
     pub limits: Limits,
     pub placement: plan::Placement,
+    /// Keeps per-partition state: placed in the state's home swarmlet.
+    pub stateful: bool,
 }
 
 impl Pipelines {

@@ -39,6 +39,9 @@ pub struct StagePlan {
     pub reversible: bool,
     /// Where it runs (the mesh places it; one node runs everything).
     pub placement: Placement,
+    /// The streamlet keeps per-partition state (`stateful: true`): in a mesh it runs in the
+    /// state's home swarmlet (`mesh-protocol.md` §5).
+    pub stateful: bool,
 }
 
 /// A stage's location and the hardware labels its worker must have. An empty location (plans
@@ -120,6 +123,7 @@ impl Plan {
                 limits: limits(&spec.limits),
                 reversible: spec.on == On::All,
                 placement: Placement::of(stage),
+                stateful: spec.stateful,
             });
         }
         Ok(Self {
@@ -192,6 +196,7 @@ pub fn data_sources(set: &PolicySet, policy: &CompiledPolicy) -> Result<Vec<Stag
             limits: limits(&spec.limits),
             reversible: false,
             placement: Placement::of(stage),
+            stateful: spec.stateful,
         });
     }
     Ok(stages)
@@ -221,6 +226,8 @@ pub struct StageRecord {
     pub reversible: bool,
     #[serde(default, flatten)]
     pub placement: Placement,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stateful: bool,
 }
 
 impl From<&Plan> for PlanRecord {
@@ -238,6 +245,7 @@ impl From<&Plan> for PlanRecord {
                     timeout_ms: u64::try_from(s.limits.timeout.as_millis()).unwrap_or(u64::MAX),
                     reversible: s.reversible,
                     placement: s.placement.clone(),
+                    stateful: s.stateful,
                 })
                 .collect(),
             frame_size: Some(p.frame_size),
@@ -264,6 +272,7 @@ impl TryFrom<PlanRecord> for Plan {
                     },
                     reversible: s.reversible,
                     placement: s.placement,
+                    stateful: s.stateful,
                 })
             })
             .collect::<Result<_, String>>()?;

@@ -1,6 +1,7 @@
 //! A stateful streamlet in the mesh: `route-by-key` sends matching chunks to an alternative
 //! store and keeps a persistent map of them in its partition's state, read once by the owner
-//! and found again by the next owner.
+//! and found again by the next owner; placed on another swarmlet, it runs there (its state's
+//! home) whichever swarmlet the broker enters.
 
 use std::time::Duration;
 
@@ -14,6 +15,11 @@ use crate::support::{bounded, md5_hex};
 const COLD: &str = "kafka-cold";
 
 fn policies(dir: &std::path::Path, backend: &str) -> std::path::PathBuf {
+    policies_at(dir, backend, "edge")
+}
+
+/// route-by-key at `location`, compress-zstd at the edge.
+fn policies_at(dir: &std::path::Path, backend: &str, location: &str) -> std::path::PathBuf {
     let (ak, sk) = COLD_KEYS_ENV;
     let text = format!(
         "apiVersion: nexus/v1
@@ -35,7 +41,7 @@ spec:
   target: {{bucket: {BUCKET}, keyPrefix: tiered/, streams: [\"logs-*\"]}}
   pipeline:
     - streamlet: route-by-key
-      location: edge
+      location: {location}
       params: {{match: \"/0000000000000000090\", store: cold}}
     - streamlet: compress-zstd
       location: edge
@@ -225,6 +231,101 @@ async fn route_by_key_keeps_its_map_in_partition_state() {
             .await
             .expect("state");
         assert_eq!(state["routed-chunks"], b"6");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placed_stateful_stage_keeps_its_state_in_its_home_swarmlet() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("routed.yaml");
+    let Some(mut mesh) = Mesh::start_with("mesh::stateful_home", Vec::new(), path).await else {
+        return;
+    };
+    policies_at(dir.path(), &mesh.backend.endpoint, "cloud");
+    mesh.spawn(Spec::edge()).await;
+    mesh.spawn(Spec::at("cloud", "cloud", &[])).await;
+    bounded(150, "placed stateful stage", async {
+        mesh.wait_members(2).await;
+        mesh.bucket().await;
+        let (edge, cloud) = (&mesh.workers[0], &mesh.workers[1]);
+        edge.client()
+            .create_bucket()
+            .bucket(COLD)
+            .send()
+            .await
+            .expect("cold bucket");
+        // Partition 2: a routed chunk and a kept one through the edge, a routed one through
+        // the cloud.
+        let p = 2;
+        let objects = [
+            (segment_key(p, 900), logs(300_000), edge),
+            (segment_key(p, 0), logs(200_000), edge),
+            (segment_key(p, 901), logs(250_000), cloud),
+        ];
+        for (key, body, entry) in &objects {
+            entry
+                .client()
+                .put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("put {key}: {e:?}\n{}", entry.log()));
+        }
+        // route-by-key ran in the cloud only, for every write.
+        let calls = |m: &crate::support::metrics::Scrape| {
+            m.value(
+                "nexus_streamlet_call_duration_seconds_count",
+                &[("streamlet", "route-by-key")],
+            )
+        };
+        let (me, mc) = (scrape(edge.admin).await, scrape(cloud.admin).await);
+        assert_eq!(calls(&me), 0.0, "no write ran route-by-key at the edge");
+        assert_eq!(calls(&mc), 3.0);
+        // The edge committed the writes the cloud stage answered with, fenced by the cloud's
+        // epoch; the map holds both routed chunks.
+        assert!(me.value("nexus_state_commits_total", &[("reason", "ok")]) >= 1.0);
+        let cluster = nexus_core::cluster::RedisCluster::connect(&mesh.meta_url())
+            .await
+            .expect("redis");
+        let state = cluster
+            .state_read("route-by-key", "logs-app", p)
+            .await
+            .expect("state");
+        assert_eq!(
+            state.get("routed-chunks").map(Vec::as_slice),
+            Some(&b"2"[..]),
+            "{state:?}"
+        );
+        for (key, _, _) in &objects {
+            let routed = state.keys().any(|k| k.ends_with(key.as_str()));
+            assert_eq!(
+                routed,
+                key.contains("/0000000000000000090"),
+                "{key}: {state:?}"
+            );
+            assert_eq!(
+                get(&edge.client(), COLD, key).await.is_ok(),
+                routed,
+                "{key} in {COLD}"
+            );
+        }
+        // Reads through either entry (the edge's pre-GET reads a snapshot of the map).
+        for w in [edge, cloud] {
+            for (key, body, _) in &objects {
+                let got = get(&w.client(), BUCKET, key)
+                    .await
+                    .unwrap_or_else(|e| panic!("{key}: {e}"));
+                assert_eq!(
+                    md5_hex(&got),
+                    md5_hex(body),
+                    "{key} through {}",
+                    w.endpoint()
+                );
+            }
+        }
     })
     .await;
 }
