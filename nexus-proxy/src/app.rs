@@ -23,7 +23,6 @@ use crate::pipeline::Pipelines;
 use crate::state::StateService;
 use crate::streamlet::Runtime;
 use crate::{serve, store, tls};
-use nexus_core::cluster::RedisCluster;
 
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -138,14 +137,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             true,
             Arc::clone(&metrics),
         )),
-        None if config.meta.starts_with("redis") => Some(StateService::new(
-            RedisCluster::connect(&config.meta)
-                .await
-                .map_err(|e| StartError::Meta(e.to_string()))?,
-            false,
-            Arc::clone(&metrics),
-        )),
-        None => None,
+        None => control
+            .cluster()
+            .map(|c| StateService::new(c.clone(), false, Arc::clone(&metrics))),
     };
     if let Some(s) = state {
         let _ = pipelines.state.set(s);

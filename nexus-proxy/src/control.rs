@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nexus_core::cluster::RedisCluster;
 use nexus_core::meta::{self, Batch, CacheOptions, Change, MetaStore, Outcome, SnapshotCache};
 use nexus_core::resource::{PolicySet, check_files, parse_str, read_sources, render};
 use tracing::{info, warn};
@@ -19,6 +20,7 @@ use crate::config::{Config, ConfigError};
 /// The worker's view of the metadata store.
 pub struct Control {
     store: Arc<dyn MetaStore>,
+    cluster: Option<RedisCluster>,
     cache: SnapshotCache<PolicySet>,
     grace: Duration,
     describe: String,
@@ -31,9 +33,21 @@ impl Control {
     /// [`StartError::Config`] when the policy files are invalid, [`StartError::Meta`] when the
     /// store cannot be used.
     pub async fn start(config: &Config) -> Result<Arc<Self>, StartError> {
-        let store = meta::open(&config.meta)
-            .await
-            .map_err(|e| StartError::Meta(format!("{}: {e}", meta::redact_url(&config.meta))))?;
+        let failed = |e: meta::MetaError| {
+            StartError::Meta(format!("{}: {e}", meta::redact_url(&config.meta)))
+        };
+        // A Redis store also carries the mesh's membership and streamlet state: one
+        // connection (and one schema check) for all three.
+        let (store, cluster): (Arc<dyn MetaStore>, Option<RedisCluster>) =
+            if config.meta.starts_with("redis://") || config.meta.starts_with("rediss://") {
+                let redis = meta::RedisMeta::connect(&config.meta, meta::RedisOptions::default())
+                    .await
+                    .map_err(failed)?;
+                let cluster = RedisCluster::from_meta(&redis);
+                (Arc::new(redis), Some(cluster))
+            } else {
+                (meta::open(&config.meta).await.map_err(failed)?, None)
+            };
         if let Some(dir) = &config.streamlets {
             deploy_streamlets(store.as_ref(), dir).await?;
         }
@@ -51,11 +65,19 @@ impl Control {
             "Policies loaded."
         );
         Ok(Arc::new(Self {
+            cluster,
             store: Arc::clone(&store),
             cache,
             grace: config.meta_grace,
             describe: store.describe(),
         }))
+    }
+
+    /// The metadata store's Redis connection for membership and state (`None` unless the
+    /// store is Redis).
+    #[must_use]
+    pub fn cluster(&self) -> Option<&RedisCluster> {
+        self.cluster.as_ref()
     }
 
     /// The metadata store (streamlet modules are read from it by digest).

@@ -69,12 +69,19 @@ impl RedisCluster {
         let meta = RedisMeta::connect(url, RedisOptions::default())
             .await
             .map_err(|e| ClusterError::Store(e.to_string()))?;
+        Ok(Self::from_meta(&meta))
+    }
+
+    /// On the connection of an open metadata store (the worker's own: one connection and one
+    /// schema check at start-up).
+    #[must_use]
+    pub fn from_meta(meta: &RedisMeta) -> Self {
         let (conn, keys) = meta.connection();
-        Ok(Self {
+        Self {
             conn,
             keys,
             dead_after: super::DEAD_AFTER,
-        })
+        }
     }
 
     /// Registers or refreshes `me`, prunes dead members and returns the view.

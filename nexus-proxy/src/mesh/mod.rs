@@ -149,9 +149,12 @@ impl Mesh {
         metrics: Arc<Metrics>,
         pipelines: Arc<crate::pipeline::Pipelines>,
     ) -> Result<Arc<Self>, String> {
-        let cluster = RedisCluster::connect(meta_url)
-            .await
-            .map_err(|e| e.to_string())?;
+        let cluster = control.cluster().cloned().ok_or_else(|| {
+            format!(
+                "the mesh needs a Redis metadata store, not {}",
+                nexus_core::meta::redact_url(meta_url)
+            )
+        })?;
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let me = WorkerRecord {
             id: id.clone(),
