@@ -58,6 +58,52 @@ fn wit_range(range: Option<&Range>) -> Option<(u64, u64)> {
     }
 }
 
+/// The bytes `[start, end)` of a generated body of `length` that `range` asks for; `None`:
+/// the whole body (no range, or a body whose length the streamlet did not give).
+///
+/// # Errors
+/// `InvalidRange` (416) when the range starts at or beyond the length.
+fn body_range(
+    range: Option<&Range>,
+    length: Option<u64>,
+) -> S3Result<Option<std::ops::Range<u64>>> {
+    match (range, length) {
+        (Some(r), Some(len)) => r
+            .check(len)
+            .map(Some)
+            .map_err(|_| S3Error::new(S3ErrorCode::InvalidRange)),
+        _ => Ok(None),
+    }
+}
+
+/// Bytes `[want.start, want.end)` of `stream`, which is not read past them.
+fn slice<S>(
+    stream: S,
+    want: std::ops::Range<u64>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Sync + 'static
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Sync + Unpin + 'static,
+{
+    use futures::StreamExt as _;
+    futures::stream::unfold((stream, 0u64), move |(mut stream, mut at)| async move {
+        while at < want.end {
+            let piece = match stream.next().await? {
+                Ok(p) => p,
+                Err(e) => return Some((Err(e), (stream, want.end))),
+            };
+            let to = at + piece.len() as u64;
+            let (a, b) = (want.start.clamp(at, to), want.end.clamp(at, to));
+            let part = piece
+                .slice(usize::try_from(a - at).unwrap_or(0)..usize::try_from(b - at).unwrap_or(0));
+            at = to;
+            if !part.is_empty() {
+                return Some((Ok(part), (stream, at)));
+            }
+        }
+        None
+    })
+}
+
 fn denied(status: u16) -> S3Error {
     let code = match status {
         403 => S3ErrorCode::AccessDenied,
@@ -259,13 +305,24 @@ impl Frontend {
                         Some((piece, (rx, metrics, name, index)))
                     },
                 );
-                let body = match length {
-                    Some(len) => exact(stream, len),
-                    None => s3s::dto::StreamingBlob::wrap(stream),
+                // The body is the whole object; the host answers the range, as a store would.
+                let Some(want) = body_range(req.input.range.as_ref(), length)? else {
+                    let body = match length {
+                        Some(len) => exact(stream, len),
+                        None => s3s::dto::StreamingBlob::wrap(stream),
+                    };
+                    return Ok(GetObjectOutput {
+                        body: Some(body),
+                        content_length: length.and_then(|l| i64::try_from(l).ok()),
+                        ..GetObjectOutput::default()
+                    });
                 };
+                let total = length.map_or_else(|| "*".to_owned(), |l| l.to_string());
+                let (first, end) = (want.start, want.end);
                 Ok(GetObjectOutput {
-                    body: Some(body),
-                    content_length: length.and_then(|l| i64::try_from(l).ok()),
+                    body: Some(exact(slice(Box::pin(stream), want), end - first)),
+                    content_length: i64::try_from(end - first).ok(),
+                    content_range: Some(format!("bytes {first}-{}/{total}", end - 1)),
                     ..GetObjectOutput::default()
                 })
             }

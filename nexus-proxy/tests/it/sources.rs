@@ -170,6 +170,31 @@ async fn data_source_streamlets_decide_reads() {
         let (body, _, len) = get(&client, "banner/today", None).await.expect("generated");
         assert_eq!(body, b"hello\nhello\nhello\n");
         assert_eq!(len, Some(18));
+        // A generated body is the whole object: the host answers ranges of it (206).
+        for (range, want, content_range) in [
+            ("bytes=2-7", &b"llo\nhe"[..], "bytes 2-7/18"),
+            ("bytes=15-", &b"lo\n"[..], "bytes 15-17/18"),
+            ("bytes=-4", &b"llo\n"[..], "bytes 14-17/18"),
+        ] {
+            let out = client
+                .get_object()
+                .bucket("reads")
+                .key("banner/today")
+                .range(range)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{range}: {e:?}"));
+            assert_eq!(out.content_range(), Some(content_range), "{range}");
+            let got = out.body.collect().await.expect("body").into_bytes();
+            assert_eq!(&got[..], want, "{range}");
+        }
+        assert_eq!(
+            get(&client, "banner/today", Some("bytes=18-"))
+                .await
+                .err()
+                .map(|e| e.0),
+            Some(416)
+        );
         let head = client
             .head_object()
             .bucket("reads")

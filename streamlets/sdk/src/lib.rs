@@ -334,7 +334,8 @@ pub mod source {
         Pass,
         /// The host serves `key` from the named store (a `Store` resource the policy names).
         ServeSource { store: String, key: String },
-        /// This body, of `length` bytes if known.
+        /// This body (the whole object), of `length` bytes if known; with a length, the host
+        /// answers a client's range request with that range of it.
         ServeBody {
             length: Option<u64>,
             body: Box<dyn Read>,
