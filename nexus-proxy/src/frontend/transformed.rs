@@ -20,6 +20,24 @@ use crate::pipeline::plan::{Plan, encode_ctx, keys};
 use crate::pipeline::{PipelineRequest, StageRun, clear_checksums};
 use crate::streamlet::{ChunkInfo, Direction, ObjectRef, SharedContext};
 
+/// The `x-amz-copy-source-if-*` conditions of a copy `input` against the logical object `t`
+/// (every failure is 412).
+macro_rules! check_copy_source {
+    ($input:expr, $t:expr) => {
+        conditions::check_read(
+            &$t.logical_etag,
+            $t.last_modified_secs,
+            Conditions {
+                if_match: $input.copy_source_if_match.as_ref(),
+                if_none_match: $input.copy_source_if_none_match.as_ref(),
+                if_modified_since: $input.copy_source_if_modified_since.as_ref(),
+                if_unmodified_since: $input.copy_source_if_unmodified_since.as_ref(),
+            },
+        )
+        .map_err(|_| S3Error::new(S3ErrorCode::PreconditionFailed))
+    };
+}
+
 /// S3's limit on user metadata (keys and values, UTF-8 bytes).
 const METADATA_LIMIT: usize = 2048;
 
@@ -412,17 +430,7 @@ impl Frontend {
         let stored = self.follow(&set, &like, bucket, key, head).await?;
         let t = Transformed::from_head(&stored.head, &stored.bucket, key)?;
         let input = &req.input;
-        conditions::check_read(
-            &t.logical_etag,
-            t.last_modified_secs,
-            Conditions {
-                if_match: input.copy_source_if_match.as_ref(),
-                if_none_match: input.copy_source_if_none_match.as_ref(),
-                if_modified_since: input.copy_source_if_modified_since.as_ref(),
-                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-            },
-        )
-        .map_err(|_| S3Error::new(S3ErrorCode::PreconditionFailed))?;
+        check_copy_source!(input, t)?;
         let mut metadata = stored.head.metadata.clone().unwrap_or_default();
         let content_type = if replace {
             metadata.retain(|k, _| k.starts_with("nexus-") && k.as_str() != recorded::POLICY_KEY);
@@ -520,17 +528,7 @@ impl Frontend {
             .await?;
         let (src_bucket, head) = (stored.bucket, stored.head);
         let t = Transformed::from_head(&head, &src_bucket, &src_key)?;
-        conditions::check_read(
-            &t.logical_etag,
-            t.last_modified_secs,
-            Conditions {
-                if_match: input.copy_source_if_match.as_ref(),
-                if_none_match: input.copy_source_if_none_match.as_ref(),
-                if_modified_since: input.copy_source_if_modified_since.as_ref(),
-                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-            },
-        )
-        .map_err(|_| S3Error::new(S3ErrorCode::PreconditionFailed))?;
+        check_copy_source!(input, t)?;
         let range = match &input.copy_source_range {
             None => None,
             Some(r) => Some(parse_copy_range(r)?),

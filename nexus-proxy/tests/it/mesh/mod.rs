@@ -185,6 +185,47 @@ pub struct Mesh {
 /// Names of the environment variables the workers read the `cold` test store's keys from.
 pub const COLD_KEYS_ENV: (&str, &str) = ("IT_COLD_ACCESS_KEY_ID", "IT_COLD_SECRET_ACCESS_KEY");
 
+/// The bucket of the `cold` store.
+pub const COLD: &str = "kafka-cold";
+
+/// The `cold` store: bucket [`COLD`] of the backend.
+pub fn cold_store(backend: &str) -> String {
+    let (ak, sk) = COLD_KEYS_ENV;
+    format!(
+        "apiVersion: nexus/v1
+kind: Store
+metadata: {{name: cold}}
+spec:
+  s3:
+    endpoint: {backend}
+    bucket: {COLD}
+    region: us-east-1
+    pathStyle: true
+    credentials: {{env: {{accessKeyId: {ak}, secretAccessKey: {sk}}}}}
+"
+    )
+}
+
+/// The `cold` store and a policy on `logs-*` that runs `route-by-key` at `location` (chunks at
+/// offsets 900-909 go to `cold`) and compress-zstd at the edge.
+pub fn routed_policies(backend: &str, location: &str) -> String {
+    format!(
+        "{}---
+apiVersion: nexus/v1
+kind: Policy
+metadata: {{name: logs-routed}}
+spec:
+  system: kafka
+  target: {{bucket: {BUCKET}, keyPrefix: tiered/, streams: [\"logs-*\"]}}
+  pipeline:
+    - {{streamlet: route-by-key, location: {location}, params: {{match: \"/0000000000000000090\", store: cold}}}}
+    - {{streamlet: compress-zstd, location: edge, params: {{level: 3}}}}
+  output: {{alternatives: [cold]}}
+",
+        cold_store(backend)
+    )
+}
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_nexus-proxy")
 }

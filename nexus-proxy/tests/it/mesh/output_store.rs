@@ -9,33 +9,13 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 
-use super::{BUCKET, COLD_KEYS_ENV, Mesh, Spec, cli, get, segment_key};
+use super::{BUCKET, COLD, Mesh, Spec, cli, cold_store, get, routed_policies, segment_key};
 use crate::pipeline::logs;
 use crate::support::backends::BACKEND_KEYS;
 use crate::support::{MIB, bounded, client_config, md5_hex};
 
-const COLD: &str = "kafka-cold";
-
-/// The `cold` store: bucket [`COLD`] of the backend.
-fn cold_store(backend: &str) -> String {
-    let (ak, sk) = COLD_KEYS_ENV;
+fn to_cold(backend: &str) -> String {
     format!(
-        "apiVersion: nexus/v1
-kind: Store
-metadata: {{name: cold}}
-spec:
-  s3:
-    endpoint: {backend}
-    bucket: {COLD}
-    region: us-east-1
-    pathStyle: true
-    credentials: {{env: {{accessKeyId: {ak}, secretAccessKey: {sk}}}}}
-"
-    )
-}
-
-fn write_policies(path: &std::path::Path, backend: &str) {
-    let text = format!(
         "{}---
 apiVersion: nexus/v1
 kind: Policy
@@ -57,8 +37,7 @@ spec:
   output: {{store: cold}}
 ",
         cold_store(backend)
-    );
-    std::fs::write(path, text).expect("write policies");
+    )
 }
 
 /// Uploads `body` as a multipart upload of 5 MiB parts.
@@ -104,6 +83,35 @@ async fn multipart(c: &aws_sdk_s3::Client, key: &str, body: &[u8]) {
         .expect("complete");
 }
 
+/// One edge worker whose policies are `policies(backend endpoint)`, both buckets created;
+/// `None` without Redis. Returns the mesh, a client of the backend itself and the temp dir.
+async fn cold_mesh(
+    test: &str,
+    policies: impl FnOnce(&str) -> String,
+) -> Option<(Mesh, aws_sdk_s3::Client, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("policies.yaml");
+    let mut mesh = Mesh::start_with(test, Vec::new(), path.clone()).await?;
+    std::fs::write(&path, policies(&mesh.backend.endpoint)).expect("write policies");
+    mesh.spawn(Spec::edge()).await;
+    mesh.wait_members(1).await;
+    let backend = aws_sdk_s3::Client::from_conf(
+        client_config(&mesh.backend.endpoint, None, BACKEND_KEYS.0, BACKEND_KEYS.1)
+            .force_path_style(true)
+            .build(),
+    );
+    let nexus = mesh.workers[0].client();
+    for b in [BUCKET, COLD] {
+        nexus
+            .create_bucket()
+            .bucket(b)
+            .send()
+            .await
+            .expect("bucket");
+    }
+    Some((mesh, backend, dir))
+}
+
 /// Stored size of `key` in `bucket` of the backend itself, `None` if absent.
 async fn stored_size(backend: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<i64> {
     backend
@@ -118,30 +126,11 @@ async fn stored_size(backend: &aws_sdk_s3::Client, bucket: &str, key: &str) -> O
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_output_store_holds_the_bytes_and_the_bucket_a_locator() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("to-cold.yaml");
-    let Some(mut mesh) = Mesh::start_with("mesh::output_store", Vec::new(), path.clone()).await
-    else {
+    let Some((mesh, backend, _dir)) = cold_mesh("mesh::output_store", to_cold).await else {
         return;
     };
-    write_policies(&path, &mesh.backend.endpoint);
-    mesh.spawn(Spec::edge()).await;
     bounded(120, "output store", async {
-        mesh.wait_members(1).await;
         let nexus = mesh.workers[0].client();
-        let backend = aws_sdk_s3::Client::from_conf(
-            client_config(&mesh.backend.endpoint, None, BACKEND_KEYS.0, BACKEND_KEYS.1)
-                .force_path_style(true)
-                .build(),
-        );
-        for b in [BUCKET, COLD] {
-            nexus
-                .create_bucket()
-                .bucket(b)
-                .send()
-                .await
-                .expect("bucket");
-        }
 
         // A single PUT and a multipart upload through compress-zstd, and a PUT under a policy
         // with no stages (framed unchanged), all to the cold store.
@@ -250,30 +239,11 @@ async fn the_output_store_holds_the_bytes_and_the_bucket_a_locator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletes_remove_the_bytes_and_the_locator() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("to-cold.yaml");
-    let Some(mut mesh) = Mesh::start_with("mesh::output_delete", Vec::new(), path.clone()).await
-    else {
+    let Some((mesh, backend, _dir)) = cold_mesh("mesh::output_delete", to_cold).await else {
         return;
     };
-    write_policies(&path, &mesh.backend.endpoint);
-    mesh.spawn(Spec::edge()).await;
     bounded(120, "deletes of located objects", async {
-        mesh.wait_members(1).await;
         let nexus = mesh.workers[0].client();
-        let backend = aws_sdk_s3::Client::from_conf(
-            client_config(&mesh.backend.endpoint, None, BACKEND_KEYS.0, BACKEND_KEYS.1)
-                .force_path_style(true)
-                .build(),
-        );
-        for b in [BUCKET, COLD] {
-            nexus
-                .create_bucket()
-                .bucket(b)
-                .send()
-                .await
-                .expect("bucket");
-        }
         let keys: Vec<String> = (0..4).map(|p| segment_key(p, 0)).collect();
         for k in &keys {
             nexus
@@ -337,45 +307,13 @@ async fn deletes_remove_the_bytes_and_the_locator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_multipart_upload_is_stored_where_its_parts_were_routed() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("routed.yaml");
-    let Some(mut mesh) = Mesh::start_with("mesh::routed_multipart", Vec::new(), path.clone()).await
+    let Some((mesh, backend, _dir)) =
+        cold_mesh("mesh::routed_multipart", |b| routed_policies(b, "edge")).await
     else {
         return;
     };
-    let text = format!(
-        "{}---
-apiVersion: nexus/v1
-kind: Policy
-metadata: {{name: logs-routed}}
-spec:
-  system: kafka
-  target: {{bucket: {BUCKET}, keyPrefix: tiered/, streams: [\"logs-*\"]}}
-  pipeline:
-    - {{streamlet: route-by-key, location: edge, params: {{match: \"/0000000000000000090\", store: cold}}}}
-    - {{streamlet: compress-zstd, location: edge, params: {{level: 3}}}}
-  output: {{alternatives: [cold]}}
-",
-        cold_store(&mesh.backend.endpoint)
-    );
-    std::fs::write(&path, text).expect("write policies");
-    mesh.spawn(Spec::edge()).await;
     bounded(120, "routed multipart", async {
-        mesh.wait_members(1).await;
         let nexus = mesh.workers[0].client();
-        let backend = aws_sdk_s3::Client::from_conf(
-            client_config(&mesh.backend.endpoint, None, BACKEND_KEYS.0, BACKEND_KEYS.1)
-                .force_path_style(true)
-                .build(),
-        );
-        for b in [BUCKET, COLD] {
-            nexus
-                .create_bucket()
-                .bucket(b)
-                .send()
-                .await
-                .expect("bucket");
-        }
         // Offset 900 matches the router, offset 0 does not.
         let (routed, kept) = (segment_key(3, 900), segment_key(3, 0));
         let body = logs(6 * MIB + 3);

@@ -7,50 +7,19 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::{BUCKET, COLD_KEYS_ENV, Mesh, Spec, get, retrying, segment_key};
+use super::{BUCKET, COLD, Mesh, Spec, get, retrying, routed_policies, segment_key};
 use crate::pipeline::logs;
 use crate::support::metrics::scrape;
 use crate::support::{bounded, md5_hex};
-
-const COLD: &str = "kafka-cold";
 
 fn policies(dir: &std::path::Path, backend: &str) -> std::path::PathBuf {
     policies_at(dir, backend, "edge")
 }
 
-/// route-by-key at `location`, compress-zstd at the edge.
+/// [`routed_policies`] written into `dir`.
 fn policies_at(dir: &std::path::Path, backend: &str, location: &str) -> std::path::PathBuf {
-    let (ak, sk) = COLD_KEYS_ENV;
-    let text = format!(
-        "apiVersion: nexus/v1
-kind: Store
-metadata: {{name: cold}}
-spec:
-  s3:
-    endpoint: {backend}
-    bucket: {COLD}
-    region: us-east-1
-    pathStyle: true
-    credentials: {{env: {{accessKeyId: {ak}, secretAccessKey: {sk}}}}}
----
-apiVersion: nexus/v1
-kind: Policy
-metadata: {{name: logs-routed}}
-spec:
-  system: kafka
-  target: {{bucket: {BUCKET}, keyPrefix: tiered/, streams: [\"logs-*\"]}}
-  pipeline:
-    - streamlet: route-by-key
-      location: {location}
-      params: {{match: \"/0000000000000000090\", store: cold}}
-    - streamlet: compress-zstd
-      location: edge
-      params: {{level: 3}}
-  output: {{alternatives: [cold]}}
-"
-    );
     let path = dir.join("routed.yaml");
-    std::fs::write(&path, text).expect("write policies");
+    std::fs::write(&path, routed_policies(backend, location)).expect("write policies");
     path
 }
 
