@@ -116,6 +116,17 @@ pub(super) struct Stored {
     pub head: HeadObjectOutput,
 }
 
+/// Whether a delete in `bucket` must look for a locator first (a HEAD per key): when a policy
+/// targets the bucket, or any `Store` resource is applied (an object written under a policy
+/// deleted since may still be located elsewhere). Without stores there are no locators.
+pub(super) fn may_hold_locators(set: &PolicySet, bucket: &str) -> bool {
+    set.grammar_for(bucket).is_some()
+        || set
+            .of_kind(nexus_core::meta::ResourceKind::Store)
+            .next()
+            .is_some()
+}
+
 /// Where a locator's metadata says the bytes are: (store, bucket).
 pub(super) fn location(metadata: Option<&Metadata>) -> Option<(String, String)> {
     let m = metadata?;
@@ -218,7 +229,8 @@ impl Frontend {
     }
 
     /// Before `bucket/key` is deleted: deletes the bytes its locator points to. Nothing when
-    /// it is absent or not a locator.
+    /// it is absent or not a locator; only a warning when the locator's store cannot be opened
+    /// any more (the client's delete is not held hostage by a removed store).
     ///
     /// # Errors
     /// The HEAD or the delete failed for another reason than a missing key (the client's
@@ -239,12 +251,15 @@ impl Frontend {
         let Some((name, in_bucket)) = location(head.metadata.as_ref()) else {
             return Ok(());
         };
-        let named = self.named.open(set, &name).map_err(|why| {
-            unusable(
-                &format!("the object's bytes are in store `{name}` (bucket {in_bucket})"),
-                &why,
-            )
-        })?;
+        let named = match self.named.open(set, &name) {
+            Ok(n) => n,
+            Err(why) => {
+                // The store is no longer usable from here (its resource was deleted, or its
+                // credentials are not set): the client's delete still goes ahead.
+                tracing::warn!(%bucket, %key, store = %name, "Deleting a locator whose bytes cannot be reached; they stay in store `{name}` (bucket {in_bucket}): {why}.");
+                return Ok(());
+            }
+        };
         let input = DeleteObjectInput::builder()
             .bucket(in_bucket)
             .key(key.to_owned())

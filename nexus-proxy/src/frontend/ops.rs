@@ -5,6 +5,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::ingest::{self, Verdict};
+use super::located;
 use super::multipart::{self, is_ours};
 use super::recorded;
 use super::{Frontend, request_ctx, stamp};
@@ -110,7 +111,7 @@ s3_impl! {
         delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
     }
     special {
-    /// DeleteObject; in a bucket a policy targets, a locator's bytes go first.
+    /// DeleteObject; a locator's bytes go first.
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
@@ -118,7 +119,7 @@ s3_impl! {
         let obs = self.observe(&req.input.bucket, &req.input.key, None);
         let ctx = request_ctx(&req);
         async {
-            if obs.set.grammar_for(&req.input.bucket).is_some() {
+            if located::may_hold_locators(&obs.set, &req.input.bucket) {
                 self.delete_located(&obs.set, &req, &req.input.bucket, &req.input.key)
                     .await?;
             }
@@ -128,9 +129,8 @@ s3_impl! {
         .map_err(|e| stamp(ctx.as_deref(), e))
     }
 
-    /// DeleteObjects; in a bucket a policy targets, the bytes of every locator go first (16
-    /// at a time), and a key whose bytes could not be deleted is reported as an error of the
-    /// batch and kept.
+    /// DeleteObjects; the bytes of every locator go first (16 at a time), and a key whose
+    /// bytes could not be deleted is reported as an error of the batch and kept.
     async fn delete_objects(
         &self,
         mut req: S3Request<DeleteObjectsInput>,
@@ -138,7 +138,7 @@ s3_impl! {
         use futures::StreamExt as _;
         let ctx = request_ctx(&req);
         let set = self.grammars.policies();
-        if set.grammar_for(&req.input.bucket).is_none() {
+        if !located::may_hold_locators(&set, &req.input.bucket) {
             return self.store.delete_objects(req).await.map_err(|e| stamp(ctx.as_deref(), e));
         }
         let bucket = req.input.bucket.clone();

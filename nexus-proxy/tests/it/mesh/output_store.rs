@@ -233,6 +233,17 @@ async fn the_output_store_holds_the_bytes_and_the_bucket_a_locator() {
             let got = get(&nexus, BUCKET, key).await.expect("get after delete");
             assert_eq!(md5_hex(&got), md5_hex(body), "{key} without its policy");
         }
+        // No policy targets the bucket now, but the store is still applied: a delete still
+        // removes the bytes.
+        nexus
+            .delete_object()
+            .bucket(BUCKET)
+            .key(&single.0)
+            .send()
+            .await
+            .expect("delete without a policy");
+        assert_eq!(stored_size(&backend, COLD, &single.0).await, None);
+        assert_eq!(stored_size(&backend, BUCKET, &single.0).await, None);
     })
     .await;
 }
