@@ -56,6 +56,10 @@ struct StageCall {
     stateful: bool,
     #[serde(default)]
     pending: Option<StateWrites>,
+    /// The stage's placement (the owner of a stateful stage is chosen among the workers of
+    /// this swarmlet that fit it, as the caller chose).
+    #[serde(default)]
+    placement: Placement,
 }
 
 /// The answer header of a stateful stage call: JSON `[epoch, writes]`, percent-encoded.
@@ -190,6 +194,7 @@ impl Mesh {
                 .as_ref()
                 .filter(|_| stage.stateful)
                 .and_then(|s| s.placed_writes(&stage.name)),
+            placement: stage.placement.clone(),
         };
         let unavailable = |why: String| {
             tracing::warn!(to = %to.id, streamlet = %stage.name, "{why}");
@@ -450,10 +455,16 @@ impl Mesh {
         let routing = self.routing.load();
         let epoch = routing.epoch(&self.config.swarmlet);
         let key = route_key(&call.system, stream, partition);
-        let owner = routing
-            .ring(&self.config.swarmlet)
-            .and_then(|r| r.owner(&key))
-            .map(str::to_owned);
+        let fitting: Vec<&str> = routing
+            .view
+            .swarmlets
+            .get(&self.config.swarmlet)
+            .into_iter()
+            .flat_map(|s| s.workers.iter())
+            .filter(|(w, _)| fits(&call.placement, &w.location, &w.hardware))
+            .map(|(w, _)| w.id.as_str())
+            .collect();
+        let owner = Ring::new(fitting).owner(&key).map(str::to_owned);
         if owner.as_deref() != Some(self.id.as_str()) {
             return Err(Box::new(error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
