@@ -10,9 +10,10 @@
 //!   any partition, so nothing can be cached: every request loads the state it reads. This is
 //!   the baseline of the metadata-reads benchmark.
 //! - A stateful stage placed on the partition owner of another swarmlet (its state's home)
-//!   loads **fresh** there (fenced, not cached: the serving worker commits what it wrote,
-//!   fenced with that owner's epoch, after the object is stored); a data-source stage outside
-//!   the home reads a **snapshot** (no fence raised, no writes).
+//!   loads **fresh** there for every call (fenced, not cached: the serving worker merges what
+//!   the calls wrote and commits it, fenced with that owner's epoch, after the object is
+//!   stored); a data-source stage outside the home reads a **snapshot** (no fence raised, no
+//!   writes).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -277,24 +278,34 @@ impl StateScope {
         }))
     }
 
-    /// What a stage of `streamlet` placed on another swarmlet has written in this request so
-    /// far (sent with its next call, so it reads its own writes).
-    #[must_use]
-    pub fn placed_writes(&self, streamlet: &str) -> Option<StateWrites> {
-        self.placed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(streamlet)
-            .map(|(_, w)| w.clone())
-    }
-
-    /// Records the writes a placed stage of `streamlet` answered with (all it wrote in this
-    /// request), to commit fenced by `epoch`, the epoch of the owner that ran it.
-    pub fn set_placed_writes(&self, streamlet: &str, epoch: u64, writes: StateWrites) {
-        self.placed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(streamlet.to_owned(), (epoch, writes));
+    /// Adds the writes one call of a placed stage of `streamlet` answered with (frames run
+    /// concurrently, so each call's writes are merged in the order the answers arrive), to
+    /// commit fenced by `epoch`, the epoch of the owner that ran it.
+    ///
+    /// # Errors
+    /// The owner's epoch changed between two calls of the request, or an increment met a
+    /// value that is not an integer: the request fails (503) and is retried.
+    pub fn add_placed_writes(
+        &self,
+        streamlet: &str,
+        epoch: u64,
+        writes: StateWrites,
+    ) -> Result<(), String> {
+        let mut placed = self.placed.lock().unwrap_or_else(PoisonError::into_inner);
+        let (at, pending) = placed
+            .entry(streamlet.to_owned())
+            .or_insert_with(|| (epoch, StateWrites::default()));
+        if *at != epoch {
+            return Err(format!(
+                "the owner of {streamlet}'s state changed during the request (epoch {at} -> {epoch})"
+            ));
+        }
+        if !pending.merge(writes) {
+            return Err(format!(
+                "{streamlet}: an increment of a value that is not an integer"
+            ));
+        }
+        Ok(())
     }
 
     /// Commits every streamlet's buffered writes (call when the request succeeded, before
@@ -360,12 +371,7 @@ impl StateTxn {
         self.writes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts from what the request already wrote elsewhere (a placed stage's earlier frames).
-    pub fn preload(&self, writes: StateWrites) {
-        *self.writes() = writes;
-    }
-
-    /// Everything this request wrote (a placed stage's answer); none is left to commit here.
+    /// Everything this call wrote (a placed stage's answer); none is left to commit here.
     #[must_use]
     pub fn take_writes(&self) -> StateWrites {
         std::mem::take(&mut *self.writes())

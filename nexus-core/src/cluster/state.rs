@@ -72,4 +72,19 @@ impl StateWrites {
             },
         }
     }
+
+    /// Applies `later` on top of these writes, as if its writes had been made after them
+    /// (sets and deletes replace, increments add); returns false, keeping the pending value,
+    /// for an increment of a pending value that is not an integer.
+    pub fn merge(&mut self, later: Self) -> bool {
+        let mut ok = true;
+        for (field, w) in later.writes {
+            match w {
+                StateWrite::Set(v) => self.set(field, v),
+                StateWrite::Delete => self.delete(field),
+                StateWrite::Incr(d) => ok &= self.incr(field, d),
+            }
+        }
+        ok
+    }
 }

@@ -50,12 +50,10 @@ struct StageCall {
     content_type: Option<String>,
     ctx: BTreeMap<String, String>,
     read_only: bool,
-    /// A stateful stage: run it as the partition's owner here, starting from `pending` (what
-    /// it wrote on earlier frames of the request), and answer with everything it wrote.
+    /// A stateful stage: run it as the partition's owner here, on the committed state, and
+    /// answer with what this call wrote.
     #[serde(default)]
     stateful: bool,
-    #[serde(default)]
-    pending: Option<StateWrites>,
     /// The stage's placement (the owner of a stateful stage is chosen among the workers of
     /// this swarmlet that fit it, as the caller chose).
     #[serde(default)]
@@ -189,11 +187,6 @@ impl Mesh {
             ctx: req.ctx.entries(),
             read_only: req.ctx.is_read_only(),
             stateful: stage.stateful && req.state.is_some(),
-            pending: req
-                .state
-                .as_ref()
-                .filter(|_| stage.stateful)
-                .and_then(|s| s.placed_writes(&stage.name)),
             placement: stage.placement.clone(),
         };
         let unavailable = |why: String| {
@@ -206,7 +199,7 @@ impl Mesh {
                 ),
             )
         };
-        let call_stateful = call.stateful;
+        let (call_stateful, sent_ctx) = (call.stateful, call.ctx.clone());
         let json = serde_json::to_string(&call).map_err(|e| unavailable(e.to_string()))?;
         let mut headers = HeaderMap::new();
         let authority = to
@@ -282,7 +275,7 @@ impl Mesh {
         if let Some(ctx) = parts.headers.get(STAGE).and_then(|v| v.to_str().ok()) {
             let json = percent_decode_str(ctx).decode_utf8_lossy();
             if let Ok(entries) = serde_json::from_str::<BTreeMap<String, String>>(&json) {
-                req.ctx.replace(entries);
+                req.ctx.apply_changes(&sent_ctx, entries);
             }
         }
         if call_stateful && let Some(scope) = &req.state {
@@ -295,7 +288,9 @@ impl Mesh {
                 .ok_or_else(|| {
                     unavailable("the stateful stage answered without its state".into())
                 })?;
-            scope.set_placed_writes(&stage.name, epoch, writes);
+            scope
+                .add_placed_writes(&stage.name, epoch, writes)
+                .map_err(unavailable)?;
         }
         Ok(bytes)
     }
@@ -473,9 +468,6 @@ impl Mesh {
             )));
         }
         let scope = service.placed_scope(stream, partition, epoch);
-        if let Some(pending) = call.pending.clone() {
-            scope.txn(&call.streamlet).preload(pending);
-        }
         Ok(Some(PlacedState { scope, epoch }))
     }
 }

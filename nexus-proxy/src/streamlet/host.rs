@@ -56,10 +56,21 @@ impl SharedContext {
         }
     }
 
-    /// Replaces the entries (what a stage run on another worker left; read-only: ignored).
-    pub fn replace(&self, entries: BTreeMap<String, String>) {
-        if !self.read_only {
-            *self.lock() = entries;
+    /// Applies what a stage run on another worker changed: it was sent `sent` and left
+    /// `left`; only the entries it set or removed change here, so the answers of frames run
+    /// concurrently do not undo each other (read-only: ignored).
+    pub fn apply_changes(&self, sent: &BTreeMap<String, String>, left: BTreeMap<String, String>) {
+        if self.read_only {
+            return;
+        }
+        let mut entries = self.lock();
+        for k in sent.keys().filter(|k| !left.contains_key(*k)) {
+            entries.remove(k);
+        }
+        for (k, v) in left {
+            if sent.get(&k) != Some(&v) {
+                entries.insert(k, v);
+            }
         }
     }
 

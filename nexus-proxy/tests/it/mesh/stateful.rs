@@ -228,7 +228,9 @@ async fn a_placed_stateful_stage_keeps_its_state_in_its_home_swarmlet() {
         // the cloud.
         let p = 2;
         let objects = [
-            (segment_key(p, 900), logs(300_000), edge),
+            // Three frames, run concurrently: the first frame's writes must survive the
+            // answers of the other two.
+            (segment_key(p, 900), logs(3 << 20), edge),
             (segment_key(p, 0), logs(200_000), edge),
             (segment_key(p, 901), logs(250_000), cloud),
         ];
@@ -243,7 +245,7 @@ async fn a_placed_stateful_stage_keeps_its_state_in_its_home_swarmlet() {
                 .await
                 .unwrap_or_else(|e| panic!("put {key}: {e:?}\n{}", entry.log()));
         }
-        // route-by-key ran in the cloud only, for every write.
+        // route-by-key ran in the cloud only, for every frame of every write.
         let calls = |m: &crate::support::metrics::Scrape| {
             m.value(
                 "nexus_streamlet_call_duration_seconds_count",
@@ -252,7 +254,7 @@ async fn a_placed_stateful_stage_keeps_its_state_in_its_home_swarmlet() {
         };
         let (me, mc) = (scrape(edge.admin).await, scrape(cloud.admin).await);
         assert_eq!(calls(&me), 0.0, "no write ran route-by-key at the edge");
-        assert_eq!(calls(&mc), 3.0);
+        assert_eq!(calls(&mc), 5.0, "one call per frame: 3 + 1 + 1");
         // The edge committed the writes the cloud stage answered with, fenced by the cloud's
         // epoch; the map holds both routed chunks.
         assert!(me.value("nexus_state_commits_total", &[("reason", "ok")]) >= 1.0);
