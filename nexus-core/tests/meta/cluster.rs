@@ -113,3 +113,29 @@ async fn state_commits_are_fenced_by_the_owner_epoch() {
             .is_empty()
     );
 }
+
+#[test]
+fn later_writes_merge_as_if_made_after() {
+    let mut first = StateWrites::default();
+    first.set("routed/a".into(), b"\"cold\"".to_vec());
+    first.incr("chunks".into(), 1);
+    first.set("n".into(), b"5".to_vec());
+    let mut later = StateWrites::default();
+    later.incr("chunks".into(), 2);
+    later.incr("n".into(), 3);
+    later.delete("routed/a".into());
+    later.set("routed/b".into(), b"\"cold\"".to_vec());
+    assert!(first.merge(later));
+    let mut want = StateWrites::default();
+    want.delete("routed/a".into());
+    want.set("routed/b".into(), b"\"cold\"".to_vec());
+    want.incr("chunks".into(), 3);
+    want.set("n".into(), b"8".to_vec());
+    assert_eq!(first, want);
+    // An increment of a pending value that is not an integer is refused.
+    let mut text = StateWrites::default();
+    text.set("x".into(), b"abc".to_vec());
+    let mut inc = StateWrites::default();
+    inc.incr("x".into(), 1);
+    assert!(!text.merge(inc));
+}
