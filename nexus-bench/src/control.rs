@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use nexus_core::keys::{KeyGrammar, ObjectClass, System};
-use nexus_core::meta::test_util::RedisServer;
 use nexus_core::meta::{self, Batch, Change, MetaStore, ResourceKind, Snapshot};
 use nexus_core::resource::{PolicySet, check_references, parse_str};
 
 use crate::procs::{self, Child, ProxyAddrs};
+use crate::redis_server::RedisServer;
 use crate::stats::Latencies;
 
 const BUCKET: &str = "kafka-tiered";
@@ -199,7 +199,7 @@ pub async fn propagation(
         let redis;
         let url = match kind {
             MetaKind::Redis => {
-                redis = RedisServer::start("nexus-bench propagation")
+                redis = RedisServer::start(std::path::Path::new("redis-server"))
                     .context("redis-server is not on PATH (scripts/setup.sh installs it)")?;
                 redis.url()
             }
@@ -508,14 +508,7 @@ pub async fn pipeline(
     let direct = bench_client(backend_url.clone());
     let through = worker.client();
     let buckets = ["bench", "bench-n1", "bench-n2", "bench-n3"];
-    for b in buckets {
-        through
-            .create_bucket()
-            .bucket(b)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("create {b}: {e:?}"))?;
-    }
+    crate::ops::create_buckets(&through, &buckets).await?;
     let mut out = String::from(
         "| size | conc | direct MiB/s | pass-through MiB/s | 1 noop | 2 noop | 3 noop | 3 noop / direct | 3 noop / pass-through |\n|---|---|---|---|---|---|---|---|---|\n",
     );

@@ -17,6 +17,7 @@ pub mod pattern;
 pub mod procs;
 pub mod procstat;
 pub mod range;
+pub mod redis_server;
 pub mod report;
 pub mod stats;
 pub mod streamlets;

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, ensure};
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::contention::RedisServer;
 use crate::control::{PolicyWorker, backend_args, bench_client, put_row};
 use crate::procs;
+use crate::redis_server::RedisServer;
 
 const SECRET: &str = "nexus-bench-cluster-secret";
 
@@ -183,14 +183,7 @@ async fn hops(
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let direct = bench_client(backend_url.to_owned());
     let through = edge.client();
-    for b in ["bench", "bench-h1", "bench-h2", "bench-h3"] {
-        through
-            .create_bucket()
-            .bucket(b)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("create {b}: {e:?}"))?;
-    }
+    crate::ops::create_buckets(&through, &["bench", "bench-h1", "bench-h2", "bench-h3"]).await?;
     let mut out = String::from(
         "| size | conc | direct MiB/s | 1 hop | 2 hops | 3 hops | 1 hop / direct | 2 hops / direct | 3 hops / direct | 2 hops / 1 hop | 3 hops / 1 hop |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );

@@ -80,6 +80,22 @@ pub async fn get(
     Ok((n, kept))
 }
 
+/// Creates each of `buckets`.
+///
+/// # Errors
+/// A bucket could not be created.
+pub async fn create_buckets(client: &Client, buckets: &[&str]) -> anyhow::Result<()> {
+    for b in buckets {
+        client
+            .create_bucket()
+            .bucket(*b)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("create {b}: {e:?}"))?;
+    }
+    Ok(())
+}
+
 /// HEADs `key`, returning its Content-Length.
 pub async fn head(client: &Client, bucket: &str, key: &str) -> anyhow::Result<u64> {
     let out = client
