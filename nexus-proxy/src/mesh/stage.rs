@@ -111,11 +111,14 @@ impl Mesh {
         let p = &stage.placement;
         let here = fits(p, &self.config.location, &self.config.hardware);
         // A stateless stage runs here whenever it fits; a stateful one in its state's home.
-        if here && (!stage.stateful || self.is_home(p)) {
+        if here && !stage.stateful {
             return Ok(None);
         }
         let routing = self.routing.load();
         let found = home(&routing, p);
+        if here && found.as_ref().is_some_and(|(name, _)| *name == self.config.swarmlet) {
+            return Ok(None);
+        }
         let Some((_, ring)) = found else {
             let hw = if p.hardware.is_empty() {
                 String::new()
