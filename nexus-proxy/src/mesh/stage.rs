@@ -116,7 +116,11 @@ impl Mesh {
         }
         let routing = self.routing.load();
         let found = home(&routing, p);
-        if here && found.as_ref().is_some_and(|(name, _)| *name == self.config.swarmlet) {
+        if here
+            && found
+                .as_ref()
+                .is_some_and(|(name, _)| *name == self.config.swarmlet)
+        {
             return Ok(None);
         }
         let Some((_, ring)) = found else {
