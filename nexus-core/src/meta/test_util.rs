@@ -255,13 +255,26 @@ fn skip(why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIP {why}");
 }
 
-/// A port that was free a moment ago (bound to port 0, then released).
+/// A port that was free a moment ago (bound to port 0, then released), and never handed out
+/// before in this process: a server stopped for a restart keeps its port, and another test
+/// running at the same time must not be given it in between.
 #[must_use]
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("bind 127.0.0.1:0");
+        if GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
 /// A CA and a server certificate for `127.0.0.1` and `localhost`, in `dir`.
