@@ -255,7 +255,7 @@ async fn range(
     out: &mut String,
 ) -> anyhow::Result<()> {
     const SIZE: u64 = 1 << 30;
-    const READS: usize = 30;
+    const READS: usize = 100;
     let worker = PolicyWorker::start(proxy_bin, streamlets, &policy(level), &[]).await?;
     let s3 = worker.client();
     create(&s3, &["seg", "plain"]).await?;

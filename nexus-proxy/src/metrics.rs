@@ -60,6 +60,11 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabels {
+    pub path: &'static str,
+}
+
 /// All metrics of one worker.
 #[derive(Debug)]
 pub struct Metrics {
@@ -84,6 +89,7 @@ pub struct Metrics {
     mesh_epoch: Gauge,
     state_loads: Counter,
     state_commits: Family<ReasonLabels, Counter>,
+    transformed_reads: Family<PathLabels, Counter>,
 }
 
 // === impl Metrics ===
@@ -218,6 +224,13 @@ impl Metrics {
             "Streamlet state commits, by outcome (ok, fenced, error)",
             state_commits.clone(),
         );
+        let transformed_reads = Family::<PathLabels, Counter>::default();
+        registry.register(
+            "transformed_reads",
+            "GETs of transformed objects, by path (known: the cached index's ETag, no HEAD; \
+             changed: that ETag no longer matched; head: read through a HEAD)",
+            transformed_reads.clone(),
+        );
         let build = Family::<Vec<(String, String)>, Gauge>::default();
         build
             .get_or_create(&vec![(
@@ -248,6 +261,7 @@ impl Metrics {
             mesh_epoch,
             state_loads,
             state_commits,
+            transformed_reads,
         })
     }
 
@@ -278,6 +292,12 @@ impl Metrics {
     pub fn state_committed(&self, outcome: &'static str) {
         self.state_commits
             .get_or_create(&ReasonLabels { reason: outcome })
+            .inc();
+    }
+
+    pub fn transformed_read(&self, path: &'static str) {
+        self.transformed_reads
+            .get_or_create(&PathLabels { path })
             .inc();
     }
 

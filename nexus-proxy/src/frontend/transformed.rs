@@ -269,6 +269,13 @@ impl Frontend {
         let like = shell(&req);
         let (bucket, key) = (input.bucket.clone(), input.key.clone());
         let id = request_id(&req);
+        if input.part_number.is_none() {
+            let src = self.source(obs, &like, Arc::clone(&id));
+            let in_bucket = |h: &HeadObjectOutput| located::location(h.metadata.as_ref()).is_none();
+            if let Some(answer) = decode::get_known(&src, input, in_bucket).await {
+                return answer.map(S3Response::new);
+            }
+        }
         if plain {
             let copy = req.input.clone();
             let mut res = self.store.get_object(req).await?;

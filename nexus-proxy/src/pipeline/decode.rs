@@ -230,7 +230,7 @@ async fn read_all(body: Option<s3s::dto::StreamingBlob>) -> Result<Bytes, S3Erro
     Ok(out.freeze())
 }
 
-/// Loads the frame index of a transformed object.
+/// Loads the frame index of a transformed object (cached per worker by stored ETag).
 async fn index<U>(
     p: &Pipelines,
     store: &Arc<dyn S3>,
@@ -238,22 +238,27 @@ async fn index<U>(
     bucket: &str,
     key: &str,
     t: &Transformed,
-) -> Result<Index, S3Error> {
-    let etag = t.stored_etag.as_ref().map(ETag::value);
-    if let Some(i) = etag.and_then(|e| p.indexes.get(bucket, key, e)) {
+) -> Result<Arc<Index>, S3Error> {
+    if let Some(i) = t
+        .stored_etag
+        .as_ref()
+        .and_then(|e| p.indexes.get(bucket, key, e))
+    {
         return Ok(i);
     }
-    let index = read_index(
-        store,
-        like,
-        bucket,
-        key,
-        t.stored_size,
-        t.stored_etag.as_ref(),
-        t.logical_size,
-    )
-    .await?;
-    if let Some(e) = etag {
+    let index = Arc::new(
+        read_index(
+            store,
+            like,
+            bucket,
+            key,
+            t.stored_size,
+            t.stored_etag.as_ref(),
+            t.logical_size,
+        )
+        .await?,
+    );
+    if let Some(e) = &t.stored_etag {
         p.indexes.insert(bucket, key, e, &index);
     }
     Ok(index)
@@ -339,80 +344,254 @@ pub async fn get(
     head: HeadObjectOutput,
     t: Transformed,
 ) -> Result<GetObjectOutput, S3Error> {
-    let (p, store, set, like) = (src.pipelines, src.store, src.set, src.like);
+    let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
+    src.pipelines.metrics.transformed_read("head");
     conditions::check_read(
         &t.logical_etag,
         t.last_modified_secs,
         nexus_store::read_conditions!(input),
     )?;
-    let range = match &input.range {
-        None => None,
-        Some(r) => Some(r.check(t.logical_size).map_err(|_| {
-            S3Error::with_message(
-                S3ErrorCode::InvalidRange,
-                "The requested range is not satisfiable",
-            )
-        })?),
-    };
+    let range = logical_range(input, t.logical_size)?;
     let want = range.clone().unwrap_or(0..t.logical_size);
-    let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
+    let stages = stages_of(src, &t).await?;
+    let body = if want.is_empty() {
+        exact(futures::stream::empty::<Result<Bytes, std::io::Error>>(), 0)
+    } else {
+        let index = index(src.pipelines, src.store, src.like, bucket, key, &t).await?;
+        let (frames, stored) = frames_of(&index, &want, bucket, key)?;
+        let out = get_stored(
+            src.store,
+            src.like,
+            bucket,
+            key,
+            stored,
+            t.stored_etag.as_ref(),
+        )
+        .await?;
+        decoded(
+            src,
+            input,
+            &head,
+            &t,
+            stages,
+            index,
+            frames,
+            want.clone(),
+            out.body,
+        )
+    };
+    Ok(respond(input, head, &t, range, want, body))
+}
 
+/// [`get`] without the HEAD, for an object this worker read the index of: one ranged GET of
+/// the frames the read needs, conditional on the stored ETag the index was read at (`If-Match`),
+/// whose answer carries the object's current metadata. `None` when there is nothing to go on,
+/// or the object changed, vanished or is not `usable` (a locator): the caller then reads the
+/// object's HEAD, which also reports its errors properly. 416 ranges take that path too.
+///
+/// # Errors
+/// As [`get`], once the frames were fetched.
+pub async fn get_known(
+    src: &Source<'_>,
+    input: &GetObjectInput,
+    usable: impl Fn(&HeadObjectOutput) -> bool,
+) -> Option<Result<GetObjectOutput, S3Error>> {
+    let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
+    let (etag, index) = src.pipelines.indexes.latest(bucket, key)?;
+    let want = match &input.range {
+        None => 0..index.logical_size(),
+        Some(r) => r.check(index.logical_size()).ok()?,
+    };
+    if want.is_empty() {
+        return None;
+    }
+    let (frames, stored) = frames_of(&index, &want, bucket, key).ok()?;
+    // The answer's own ETag is checked too: not every backend honours `If-Match`.
+    let known = get_stored(src.store, src.like, bucket, key, stored, Some(&etag))
+        .await
+        .ok()
+        .and_then(|out| {
+            let head = head_of(&out).filter(|h| is_transformed(h.metadata.as_ref()))?;
+            let t = Transformed::from_head(&head, bucket, key).ok()?;
+            let same = usable(&head)
+                && t.stored_etag.as_ref().map(ETag::value) == Some(etag.value())
+                && t.logical_size == index.logical_size();
+            same.then_some((out, head, t))
+        });
+    let Some((out, head, t)) = known else {
+        // Changed, gone or unreachable: the HEAD path finds out which.
+        src.pipelines.indexes.forget(bucket, key);
+        src.pipelines.metrics.transformed_read("changed");
+        return None;
+    };
+    src.pipelines.metrics.transformed_read("known");
+    Some(
+        async {
+            conditions::check_read(
+                &t.logical_etag,
+                t.last_modified_secs,
+                nexus_store::read_conditions!(input),
+            )?;
+            let range = logical_range(input, t.logical_size)?;
+            let stages = stages_of(src, &t).await?;
+            let body = decoded(
+                src,
+                input,
+                &head,
+                &t,
+                stages,
+                index,
+                frames,
+                want.clone(),
+                out.body,
+            );
+            Ok(respond(input, head, &t, range, want, body))
+        }
+        .await,
+    )
+}
+
+/// The HEAD a ranged GET answer stands for: its headers, and the object's stored size from
+/// its `Content-Range`.
+fn head_of(out: &GetObjectOutput) -> Option<HeadObjectOutput> {
+    let total: i64 = out
+        .content_range
+        .as_ref()?
+        .rsplit_once('/')?
+        .1
+        .parse()
+        .ok()?;
+    Some(HeadObjectOutput {
+        cache_control: out.cache_control.clone(),
+        content_disposition: out.content_disposition.clone(),
+        content_encoding: out.content_encoding.clone(),
+        content_language: out.content_language.clone(),
+        content_length: Some(total),
+        content_type: out.content_type.clone(),
+        e_tag: out.e_tag.clone(),
+        expires: out.expires.clone(),
+        last_modified: out.last_modified.clone(),
+        metadata: out.metadata.clone(),
+        ..HeadObjectOutput::default()
+    })
+}
+
+/// The client's range checked against the logical size (`None`: the whole object).
+fn logical_range(input: &GetObjectInput, size: u64) -> Result<Option<Range<u64>>, S3Error> {
+    input
+        .range
+        .as_ref()
+        .map(|r| {
+            r.check(size).map_err(|_| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRange,
+                    "The requested range is not satisfiable",
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The recorded pipeline's stages, last first (reads run them in reverse), loaded.
+async fn stages_of(src: &Source<'_>, t: &Transformed) -> Result<Arc<[StageRun]>, S3Error> {
     let mut stages = Vec::new();
     for (i, s) in t.recorded.stages.iter().enumerate().rev() {
-        let loaded = p.loaded(&s.digest).await.map_err(|e| e.to_s3(&s.name, i))?;
+        let loaded = src
+            .pipelines
+            .loaded(&s.digest)
+            .await
+            .map_err(|e| e.to_s3(&s.name, i))?;
         stages.push(StageRun {
             name: Arc::from(s.name.as_str()),
             index: i,
             loaded,
             params: Arc::new(s.params.clone()),
-            limits: limits_for(set, &s.digest),
+            limits: limits_for(src.set, &s.digest),
             placement: s.placement.clone(),
             // Reads run without state.
             stateful: false,
         });
     }
-    let body = if want.is_empty() {
-        exact(futures::stream::empty::<Result<Bytes, std::io::Error>>(), 0)
-    } else {
-        let index = index(p, store, like, bucket, key, &t).await?;
-        let (first, last) = index
-            .frames_for(&want)
-            .ok_or_else(|| format_error(bucket, key, "range outside the index"))?;
-        let stored = index.stored_range(first).start..index.stored_range(last).end;
-        let out = get_stored(store, like, bucket, key, stored, t.stored_etag.as_ref()).await?;
-        let info = Arc::new(ChunkInfo {
-            object: ObjectRef {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-            },
-            system: String::new(),
-            stream_name: None,
-            partition: None,
-            size: Some(t.logical_size),
-            content_type: head.content_type.clone(),
-        });
-        let job = DecodeJob {
-            p: Arc::clone(p),
-            stages: stages.into(),
-            req: PipelineRequest {
-                direction: Direction::Get,
-                info,
-                ctx: SharedContext::read_only(t.ctx.clone()),
-                request_id: Arc::clone(&src.request_id),
-                // Reads run without state: a GET commits nothing.
-                state: None,
-            },
-            index,
-            frames: first..=last,
-            want: want.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-        };
-        let (tx, rx) = mpsc::channel(2);
-        tokio::spawn(job.run(out.body, tx));
-        exact(channel_stream(rx), want.end - want.start)
+    Ok(stages.into())
+}
+
+/// The frames covering the non-empty logical range `want`, and their stored bytes.
+fn frames_of(
+    index: &Index,
+    want: &Range<u64>,
+    bucket: &str,
+    key: &str,
+) -> Result<(std::ops::RangeInclusive<usize>, Range<u64>), S3Error> {
+    let (first, last) = index
+        .frames_for(want)
+        .ok_or_else(|| format_error(bucket, key, "range outside the index"))?;
+    Ok((
+        first..=last,
+        index.stored_range(first).start..index.stored_range(last).end,
+    ))
+}
+
+/// The plaintext of `want`, decoded from the stored `frames` in `body` by a task of its own.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one read's parts, each used once"
+)]
+fn decoded(
+    src: &Source<'_>,
+    input: &GetObjectInput,
+    head: &HeadObjectOutput,
+    t: &Transformed,
+    stages: Arc<[StageRun]>,
+    index: Arc<Index>,
+    frames: std::ops::RangeInclusive<usize>,
+    want: Range<u64>,
+    body: Option<s3s::dto::StreamingBlob>,
+) -> s3s::dto::StreamingBlob {
+    let info = Arc::new(ChunkInfo {
+        object: ObjectRef {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+        },
+        system: String::new(),
+        stream_name: None,
+        partition: None,
+        size: Some(t.logical_size),
+        content_type: head.content_type.clone(),
+    });
+    let len = want.end - want.start;
+    let job = DecodeJob {
+        p: Arc::clone(src.pipelines),
+        stages,
+        req: PipelineRequest {
+            direction: Direction::Get,
+            info,
+            ctx: SharedContext::read_only(t.ctx.clone()),
+            request_id: Arc::clone(&src.request_id),
+            // Reads run without state: a GET commits nothing.
+            state: None,
+        },
+        index,
+        frames,
+        want,
+        bucket: input.bucket.clone(),
+        key: input.key.clone(),
     };
-    let mut metadata = head.metadata.clone();
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(job.run(body, tx));
+    exact(channel_stream(rx), len)
+}
+
+/// The logical answer: the stored object's headers with the logical size, ETag, range and
+/// (for whole reads that ask) the client's checksum.
+fn respond(
+    input: &GetObjectInput,
+    head: HeadObjectOutput,
+    t: &Transformed,
+    range: Option<Range<u64>>,
+    want: Range<u64>,
+    body: s3s::dto::StreamingBlob,
+) -> GetObjectOutput {
+    let mut metadata = head.metadata;
     crate::frontend::hide_recorded(&mut metadata);
     let checksum = t.checksum.as_ref().filter(|_| {
         wants_checksum(
@@ -438,7 +617,7 @@ pub async fn get(
             )
         }),
         content_type: head.content_type,
-        e_tag: Some(ETag::Strong(t.logical_etag)),
+        e_tag: Some(ETag::Strong(t.logical_etag.clone())),
         expires: head.expires,
         last_modified: head.last_modified,
         metadata,
@@ -448,7 +627,7 @@ pub async fn get(
     if let Some(c) = checksum {
         nexus_store::fill_checksums!(out, &c.checksums());
     }
-    Ok(out)
+    out
 }
 
 /// The frames of one read, decoded in order into a channel.
@@ -456,7 +635,7 @@ struct DecodeJob {
     p: Arc<Pipelines>,
     stages: Arc<[StageRun]>,
     req: PipelineRequest,
-    index: Index,
+    index: Arc<Index>,
     frames: std::ops::RangeInclusive<usize>,
     want: Range<u64>,
     bucket: String,

@@ -55,7 +55,7 @@ pub struct Pipelines {
     pub runtime: Arc<Runtime>,
     meta: Arc<dyn MetaStore>,
     spool_dir: PathBuf,
-    metrics: Arc<Metrics>,
+    pub metrics: Arc<Metrics>,
     pub indexes: index_cache::IndexCache,
     /// Frames in flight through encoding, all requests together ([`FRAMES_PER_THREAD`]).
     pub frames: Arc<tokio::sync::Semaphore>,

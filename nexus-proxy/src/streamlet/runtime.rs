@@ -342,13 +342,20 @@ impl Runtime {
                 .call_push(&mut store, transformer, ctx_borrow(&ctx), slice)
                 .map_err(trap)?
                 .map_err(StreamletError::Guest)?;
-            out.extend_from_slice(&piece);
+            if out.is_empty() {
+                out = piece;
+            } else {
+                out.extend_from_slice(&piece);
+            }
         }
         let last = guest
             .transformer()
             .call_finish(&mut store, transformer, ctx_borrow(&ctx))
             .map_err(trap)?
             .map_err(StreamletError::Guest)?;
+        if out.is_empty() {
+            return Ok(last);
+        }
         out.extend_from_slice(&last);
         Ok(out)
     }

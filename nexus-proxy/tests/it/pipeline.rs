@@ -1243,6 +1243,164 @@ async fn ranged_reads_after_an_overwrite_see_the_new_object() {
     .await;
 }
 
+/// A worker that read an object's index skips the HEAD of later reads (one GET, `If-Match` the
+/// stored ETag), and still sees every change made behind its back: new metadata on the same
+/// stored bytes, a plain object written straight to the backend, a new transformed one, a
+/// delete. Preconditions hold on that path too.
+#[tokio::test]
+async fn reads_without_a_head_still_see_every_change() {
+    bounded(120, "reads of known objects", async {
+        let fs = S3sFsServer::start().await;
+        let proxy = Proxy::start(Options {
+            backend: Some(fs.endpoint.clone()),
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let direct = proxy.backend_client(&fs.endpoint);
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        let reads = |path: &'static str| async move {
+            crate::support::metrics::scrape(proxy.admin)
+                .await
+                .value("nexus_transformed_reads_total", &[("path", path)])
+        };
+        let key = kafka_key("logs-known", "log");
+        let data = logs((3 << 20) + 5);
+        let n = data.len();
+        let tail = format!("bytes={}-{}", n - (1 << 20), n - 1);
+        let put = |origin: &'static str, body: Vec<u8>| {
+            let client = client.clone();
+            let key = key.clone();
+            async move {
+                client
+                    .put_object()
+                    .bucket("kafka-tiered")
+                    .key(&key)
+                    .metadata("origin", origin)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .expect("put");
+            }
+        };
+        let stored_etag = || async {
+            direct
+                .head_object()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .send()
+                .await
+                .expect("direct head")
+                .e_tag()
+                .map(str::to_owned)
+        };
+        let get_tail = || async {
+            let out = client
+                .get_object()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .range(&tail)
+                .send()
+                .await
+                .expect("ranged get");
+            let origin = out.metadata().and_then(|m| m.get("origin")).cloned();
+            let etag = out.e_tag().map(str::to_owned);
+            let body = out.body.collect().await.expect("body").into_bytes();
+            (body.to_vec(), origin, etag)
+        };
+
+        put("a", data.clone()).await;
+        let first_stored = stored_etag().await;
+        let logical = format!("\"{}\"", md5_hex(&data));
+        let (body, origin, etag) = get_tail().await;
+        assert!(body == data[n - (1 << 20)..], "first read");
+        assert_eq!(
+            (origin.as_deref(), etag.as_deref()),
+            (Some("a"), Some(logical.as_str()))
+        );
+        assert_eq!((reads("head").await, reads("known").await), (1.0, 0.0));
+        let (body, ..) = get_tail().await;
+        assert!(body == data[n - (1 << 20)..], "second read");
+        assert_eq!((reads("head").await, reads("known").await), (1.0, 1.0));
+
+        // Preconditions on the known path.
+        let err = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .range(&tail)
+            .if_none_match(&logical)
+            .send()
+            .await
+            .expect_err("not modified");
+        assert_eq!(status_and_code(&err).0, 304);
+        assert_eq!(reads("known").await, 2.0);
+
+        // The same stored bytes with new metadata: the read's own answer carries it.
+        put("b", data.clone()).await;
+        assert_eq!(
+            stored_etag().await,
+            first_stored,
+            "frames are deterministic"
+        );
+        let (body, origin, _) = get_tail().await;
+        assert!(body == data[n - (1 << 20)..]);
+        assert_eq!(origin.as_deref(), Some("b"));
+        assert_eq!((reads("head").await, reads("known").await), (1.0, 3.0));
+
+        // A plain object written straight to the backend by someone else.
+        let plain = crate::support::pattern_seeded(n, 7);
+        direct
+            .put_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .body(ByteStream::from(plain.clone()))
+            .send()
+            .await
+            .expect("direct put");
+        let (body, origin, etag) = get_tail().await;
+        assert!(body == plain[n - (1 << 20)..], "the plain object");
+        assert_eq!(origin, None);
+        assert_eq!(etag, Some(format!("\"{}\"", md5_hex(&plain))));
+        assert_eq!(reads("changed").await, 1.0);
+
+        // A new transformed object, then a delete behind the worker's back.
+        let other = logs((3 << 20) + 5).into_iter().rev().collect::<Vec<u8>>();
+        put("c", other.clone()).await;
+        for _ in 0..2 {
+            let (body, origin, _) = get_tail().await;
+            assert!(body == other[n - (1 << 20)..], "the new object");
+            assert_eq!(origin.as_deref(), Some("c"));
+        }
+        assert_eq!((reads("head").await, reads("known").await), (2.0, 4.0));
+        direct
+            .delete_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .send()
+            .await
+            .expect("direct delete");
+        let err = client
+            .get_object()
+            .bucket("kafka-tiered")
+            .key(&key)
+            .range(&tail)
+            .send()
+            .await
+            .expect_err("deleted");
+        assert_eq!(status_and_code(&err), (404, "NoSuchKey".to_owned()));
+        proxy.shutdown().await;
+    })
+    .await;
+}
+
 /// A policy's `frameSize` decides how objects written under it are cut (and is kept with
 /// multipart uploads from Create on); reads do not depend on it.
 #[tokio::test]
