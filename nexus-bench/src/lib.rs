@@ -5,6 +5,7 @@ pub mod backend;
 pub mod check;
 pub mod chunked;
 pub mod client;
+pub mod complete;
 pub mod compression;
 pub mod contention;
 pub mod control;

@@ -36,6 +36,8 @@ pub enum Part {
     Cores,
     Range,
     Memory,
+    /// CompleteMultipartUpload of staged uploads ([`crate::complete`]).
+    Complete,
 }
 
 /// The loghub `.log` files, concatenated with a marker between rounds, to at least 8 MiB.
@@ -138,6 +140,9 @@ pub async fn run(
     }
     if parts.contains(&Part::Memory) {
         memory(proxy_bin, streamlets, &text, level, &mut out).await?;
+    }
+    if parts.contains(&Part::Complete) {
+        crate::complete::run(proxy_bin, streamlets, &text, &mut out).await?;
     }
     Ok(out)
 }

@@ -92,6 +92,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::clone(&metrics),
         Arc::clone(&pipelines),
         named,
+        config.complete_put_max,
     );
     let mut builder = S3ServiceBuilder::new(frontend);
     builder.set_auth(ClientKeys::new(

@@ -116,6 +116,14 @@ pub struct Args {
     #[arg(long, env = "NEXUS_STAGING_SWEEP", default_value_t = 3600)]
     pub staging_sweep: u64,
 
+    /// Largest object, in bytes, that the Complete of a staged upload writes with one PUT
+    /// (5 MiB to 5 GiB). Larger objects are assembled as a multipart upload in the store,
+    /// where staged parts of 5 MiB or more are copied inside the store. The default, 5 GiB,
+    /// is what one PUT can take. Lower it for a store that copies cheaply (AWS S3), to keep
+    /// those bytes off the worker.
+    #[arg(long, env = "NEXUS_COMPLETE_PUT_MAX", default_value_t = 5 << 30)]
+    pub complete_put_max: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM before closing connections.
     #[arg(long, env = "NEXUS_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -181,6 +189,8 @@ pub struct Config {
     pub meta_grace: Duration,
     pub staging_ttl: Duration,
     pub staging_sweep: Duration,
+    /// `--complete-put-max`, checked.
+    pub complete_put_max: u64,
     /// Threads of the WASM pool (`--streamlet-threads`; 0 was resolved to the core count).
     pub streamlet_threads: usize,
     pub shutdown_grace: Duration,
@@ -302,6 +312,14 @@ impl Args {
             streamlet_threads: match self.streamlet_threads {
                 0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
                 n => n,
+            },
+            complete_put_max: if (5 << 20..=5 << 30).contains(&self.complete_put_max) {
+                self.complete_put_max
+            } else {
+                return Err(err(format!(
+                    "--complete-put-max {} is not between 5 MiB (5242880) and 5 GiB (5368709120)",
+                    self.complete_put_max
+                )));
             },
             staging_sweep: if self.staging_sweep == 0 {
                 return Err(err("--staging-sweep must be at least 1 second".to_owned()));

@@ -24,6 +24,24 @@ fn defaults_are_the_embedded_quickstart() {
     assert_eq!(c.credentials.access_key, QUICKSTART_ACCESS_KEY);
     assert_eq!(c.virtual_host_domains, vec!["localhost".to_owned()]);
     assert!(c.tls.is_none());
+    assert_eq!(c.complete_put_max, 5 << 30, "what one PUT takes");
+}
+
+#[test]
+fn complete_put_max_stays_within_s3s_part_sizes() {
+    assert_eq!(
+        parse(&["--complete-put-max", "5242880"])
+            .unwrap()
+            .complete_put_max,
+        5 << 20
+    );
+    for bad in ["5242879", "5368709121", "0"] {
+        let e = parse(&["--complete-put-max", bad]).expect_err(bad);
+        assert!(
+            e.contains("--complete-put-max") && e.contains("5 MiB"),
+            "{e}"
+        );
+    }
 }
 
 #[test]

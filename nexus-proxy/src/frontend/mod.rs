@@ -5,6 +5,7 @@
 //! grammar, and the request is handed to the store. Policies, pipelines and routing plug in
 //! between classification and the store in later layers.
 
+mod assemble;
 mod classify;
 mod ingest;
 mod located;
@@ -37,6 +38,9 @@ pub struct Frontend {
     pipelines: Arc<Pipelines>,
     /// Stores policies name, for data-source streamlets.
     named: Arc<crate::named_stores::NamedStores>,
+    /// The largest object a staged upload's Complete writes with one PUT
+    /// (`--complete-put-max`).
+    complete_put_max: u64,
     /// Conditions already warned about (logged once each).
     warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -74,6 +78,7 @@ impl Frontend {
         metrics: Arc<Metrics>,
         pipelines: Arc<Pipelines>,
         named: Arc<crate::named_stores::NamedStores>,
+        complete_put_max: u64,
     ) -> Self {
         Self {
             store,
@@ -81,6 +86,7 @@ impl Frontend {
             metrics,
             pipelines,
             named,
+            complete_put_max,
             warned: std::sync::Mutex::default(),
         }
     }

@@ -8,9 +8,11 @@
 //!   object `.nexus-staging/<id>/part-<n>`, whose metadata holds the part's plaintext size and
 //!   MD5 (the part ETag the client gets). Parallel, out-of-order and re-uploaded parts are
 //!   independent objects; a re-upload replaces its part;
-//! - CompleteMultipartUpload checks the client's list as S3 does, then streams the staged
-//!   frames, in part order, into one NXF1 object with a merged index (part boundaries kept) and
-//!   the multipart ETag over the plaintext parts, and deletes the staging objects;
+//! - CompleteMultipartUpload checks the client's list as S3 does, then writes the staged
+//!   frames, in part order, as one NXF1 object with a merged index (part boundaries kept) and
+//!   the multipart ETag over the plaintext parts ([`super::assemble`]: one PUT, or a backend
+//!   multipart upload copying large staged parts inside the store), and deletes the staging
+//!   objects;
 //! - ListParts lists the staged parts; ListMultipartUploads lists staged uploads beside the
 //!   store's own ([`super::uploads_list`]); AbortMultipartUpload deletes them.
 //!
@@ -29,13 +31,14 @@ use nexus_store::checksum::ChecksumAlgorithm;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use super::assemble::{MIN_PART, Piece};
 use super::ingest::Verdict;
 use super::located::Destination;
 use super::transformed::{chunk_info, record_transformed, request_id, shell};
 use super::{Frontend, Observed, recorded};
 use crate::pipeline::PipelineRequest;
 use crate::pipeline::checksum::{LogicalChecksum, checksum_type, digesting};
-use crate::pipeline::decode::{self, get_stored, internal, read_index};
+use crate::pipeline::decode::{self, internal, read_index};
 use crate::pipeline::encode::{Encoded, encode};
 use crate::pipeline::plan::{Plan, PlanRecord, keys};
 use crate::pipeline::spool::exact;
@@ -44,8 +47,6 @@ use crate::streamlet::{Direction, SharedContext};
 /// Where staged uploads live in a bucket.
 pub const STAGING: &str = ".nexus-staging/";
 const ID_PREFIX: &str = "nx1.";
-/// S3's minimum size of every part but the last.
-const MIN_PART: u64 = 5 << 20;
 /// On a staged part: the store a routing stage picked for it.
 const ROUTED_TO: &str = "nexus-routed-to";
 
@@ -776,54 +777,18 @@ impl Frontend {
             &BTreeMap::new(),
         )?;
 
-        // Stream every part's frames, then the merged tail.
-        let parts: Vec<(String, Option<ETag>, u64)> = staged
+        // Every part's frames, then the merged tail (`assemble`).
+        let pieces = staged
             .iter()
-            .map(|(k, e, _, i, _)| (k.clone(), e.clone(), i.stored_len()))
+            .map(|(k, e, _, i, _)| Piece {
+                key: k.clone(),
+                etag: e.clone(),
+                len: i.stored_len(),
+            })
             .collect();
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-        let (store, body_bucket, body_like) =
-            (Arc::clone(&self.store), bucket.clone(), shell(&like));
-        tokio::spawn(async move {
-            for (pkey, etag, len) in parts {
-                if len == 0 {
-                    continue;
-                }
-                let body = match get_stored(
-                    &store,
-                    &body_like,
-                    &body_bucket,
-                    &pkey,
-                    0..len,
-                    etag.as_ref(),
-                )
-                .await
-                {
-                    Ok(out) => out.body,
-                    Err(e) => {
-                        let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-                        return;
-                    }
-                };
-                let Some(mut body) = body else {
-                    let _ = tx
-                        .send(Err(std::io::Error::other("staged part without body")))
-                        .await;
-                    return;
-                };
-                while let Some(chunk) = body.next().await {
-                    if tx.send(chunk.map_err(std::io::Error::other)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            let _ = tx.send(Ok(Bytes::from(tail))).await;
-        });
-        let frames = decode::channel_stream(rx);
         let put = PutObjectInput::builder()
             .bucket(bucket.clone())
             .key(key.clone())
-            .content_length(i64::try_from(total).ok())
             // S3's type of a multipart object created without one.
             .content_type(
                 record
@@ -837,7 +802,6 @@ impl Frontend {
             .content_language(record.headers.content_language.clone())
             .storage_class(record.headers.storage_class.clone().map(StorageClass::from))
             .metadata(Some(metadata))
-            .body(Some(exact(frames, total)))
             .build()
             .map_err(internal_error)?;
         let set = self.grammars.policies();
@@ -845,7 +809,7 @@ impl Frontend {
             Some(name) => Destination::picked(&self.named, &set, name)?,
             None => Destination::output(&self.named, &set, plan.store.as_deref())?,
         };
-        self.store_at(internal(&like, put), dest).await?;
+        self.assemble(&like, put, pieces, tail, dest).await?;
         self.metrics
             .pipeline_bytes(plan.policy_name(), merged.logical_size(), total);
         if let Err(e) = self.delete_staging(&like, &bucket, &id).await {

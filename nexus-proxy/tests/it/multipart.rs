@@ -436,7 +436,7 @@ async fn stale_staged_uploads_are_garbage_collected() {
                 std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies"),
             ),
             streamlets: Some(crate::pipeline::dist()),
-            staging_ttl: Duration::from_secs(2),
+            staging_ttl: Duration::from_secs(4),
             staging_sweep: Duration::from_secs(1),
             ..Options::default()
         })
@@ -452,6 +452,7 @@ async fn stale_staged_uploads_are_garbage_collected() {
         let key = |n: u32| {
             format!("tiered/logs-gc-MWJ6FHTfRYy67jzwZdeqSQ/0/{n:020}-tqimKeZwStOEOwRzT3L5oQ.log")
         };
+        let created = std::time::Instant::now();
         let stale = client
             .create_multipart_upload()
             .bucket("kafka-tiered")
@@ -493,13 +494,14 @@ async fn stale_staged_uploads_are_garbage_collected() {
                 .filter_map(|o| o.key().map(str::to_owned))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(
-            staged(direct.clone()).await.len(),
-            3,
-            "record, part, orphan"
-        );
+        let before = staged(direct.clone()).await;
+        // Only a listing well inside the ttl must see all three (S3 times have 1 s resolution;
+        // a loaded machine may already be past it, and then the sweep may have begun).
+        if created.elapsed() < Duration::from_secs(2) {
+            assert_eq!(before.len(), 3, "record, part, orphan: {before:?}");
+        }
 
-        // Wait for the sweep (ttl 2 s, sweeps every second; S3 times have 1 s resolution).
+        // Wait for the sweep (ttl 4 s, sweeps every second; S3 times have 1 s resolution).
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while !staged(direct.clone()).await.is_empty() {
             assert!(

@@ -1243,6 +1243,145 @@ async fn ranged_reads_after_an_overwrite_see_the_new_object() {
     .await;
 }
 
+/// Complete of a staged upload larger than `--complete-put-max` (here its minimum, 5 MiB)
+/// assembles the object in the store: a staged part of at least 5 MiB is copied there
+/// (UploadPartCopy), smaller ones are streamed and topped up to 5 MiB, the last part carries
+/// the index. A smaller upload still takes one PUT. Both read back exactly,
+/// with the multipart ETag over the plaintext parts, and leave no staging behind.
+#[tokio::test]
+async fn large_staged_uploads_are_assembled_inside_the_store() {
+    use aws_sdk_s3::primitives::ByteStream as BS;
+    bounded(120, "assembling staged uploads", async {
+        let fs = S3sFsServer::start().await;
+        let proxy = Proxy::start(Options {
+            backend: Some(fs.endpoint.clone()),
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            complete_put_max: 5 << 20,
+            ..Options::default()
+        })
+        .await;
+        let direct = proxy.backend_client(&fs.endpoint);
+        let client = proxy.client();
+        client
+            .create_bucket()
+            .bucket("kafka-tiered")
+            .send()
+            .await
+            .expect("bucket");
+        // Compressible logs (stored small), incompressible bytes (stored as large), logs.
+        let big: Vec<Vec<u8>> = vec![
+            logs(5 << 20),
+            crate::support::pattern_seeded(16 << 20, 3),
+            logs(1 << 20),
+        ];
+        let small: Vec<Vec<u8>> = vec![logs(5 << 20), logs(300_000)];
+        for (name, parts, backend_parts) in [("big", &big, Some("-3")), ("small", &small, None)] {
+            let key = kafka_key(&format!("logs-assembled-{name}"), "log");
+            let id = client
+                .create_multipart_upload()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .metadata("origin", name)
+                .send()
+                .await
+                .expect("create")
+                .upload_id()
+                .expect("id")
+                .to_owned();
+            let mut done = Vec::new();
+            for (i, data) in parts.iter().enumerate() {
+                let n = i32::try_from(i + 1).expect("part number");
+                let e_tag = client
+                    .upload_part()
+                    .bucket("kafka-tiered")
+                    .key(&key)
+                    .upload_id(&id)
+                    .part_number(n)
+                    .body(BS::from(data.clone()))
+                    .send()
+                    .await
+                    .expect("part")
+                    .e_tag()
+                    .map(str::to_owned);
+                done.push(
+                    CompletedPart::builder()
+                        .part_number(n)
+                        .set_e_tag(e_tag)
+                        .build(),
+                );
+            }
+            let slices: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            let complete = client
+                .complete_multipart_upload()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(done))
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("complete");
+            let logical = crate::support::multipart_etag(&slices);
+            assert_eq!(complete.e_tag(), Some(logical.as_str()), "{name}");
+
+            // How the store holds it: a backend multipart object, or one PUT.
+            let stored = direct
+                .head_object()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .send()
+                .await
+                .expect("direct head");
+            let stored_etag = stored
+                .e_tag()
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_owned();
+            match backend_parts {
+                Some(suffix) => assert!(stored_etag.ends_with(suffix), "{name}: {stored_etag}"),
+                None => assert!(!stored_etag.contains('-'), "{name}: {stored_etag}"),
+            }
+
+            let all = parts.concat();
+            let got = client
+                .get_object()
+                .bucket("kafka-tiered")
+                .key(&key)
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(got.e_tag(), Some(logical.as_str()));
+            assert_eq!(
+                got.metadata()
+                    .and_then(|m| m.get("origin"))
+                    .map(String::as_str),
+                Some(name)
+            );
+            let body = got.body.collect().await.expect("body").into_bytes();
+            assert!(body.as_ref() == all.as_slice(), "{name}: the whole object");
+            // A range across the first part boundary.
+            let (a, b) = ((5 << 20) - 1000, (5 << 20) + 70_000);
+            let (body, _) = get_range(&client, &key, &format!("bytes={a}-{b}")).await;
+            assert!(body == all[a..=b], "{name}: a range across parts");
+
+            let staging = direct
+                .list_objects_v2()
+                .bucket("kafka-tiered")
+                .prefix(".nexus-staging/")
+                .send()
+                .await
+                .expect("list staging");
+            assert_eq!(staging.key_count(), Some(0), "{name}: staging left behind");
+        }
+        proxy.shutdown().await;
+    })
+    .await;
+}
+
 /// A worker that read an object's index skips the HEAD of later reads (one GET, `If-Match` the
 /// stored ETag), and still sees every change made behind its back: new metadata on the same
 /// stored bytes, a plain object written straight to the backend, a new transformed one, a

@@ -104,6 +104,8 @@ pub struct Options {
     pub meta_grace: Duration,
     pub staging_ttl: Duration,
     pub staging_sweep: Duration,
+    /// `--complete-put-max`.
+    pub complete_put_max: u64,
 }
 
 impl Default for Options {
@@ -120,6 +122,7 @@ impl Default for Options {
             meta_grace: Duration::from_secs(30),
             staging_ttl: Duration::from_secs(7 * 24 * 3600),
             staging_sweep: Duration::from_secs(3600),
+            complete_put_max: 5 << 30,
         }
     }
 }
@@ -179,6 +182,7 @@ impl Proxy {
             meta_grace: opts.meta_grace,
             staging_ttl: opts.staging_ttl,
             staging_sweep: opts.staging_sweep,
+            complete_put_max: opts.complete_put_max,
             streamlet_threads: 2,
             shutdown_grace: opts.shutdown_grace,
             log_format: LogFormat::Text,
