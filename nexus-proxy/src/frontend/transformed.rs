@@ -385,7 +385,8 @@ impl Frontend {
             CopySource::Bucket { bucket, key, .. } => Some((bucket.to_string(), key.to_string())),
             CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => None,
         };
-        let mut logical_etag = None;
+        let mut logical = None;
+        let requested = req.input.checksum_algorithm.clone();
         if let Some((bucket, key)) = source {
             let like = shell(&req);
             if let Ok(head) = decode::head(&self.store, &like, &bucket, &key).await
@@ -395,14 +396,19 @@ impl Frontend {
                     return self.copy_located(req, head, &bucket, &key, replace).await;
                 }
                 let t = Transformed::from_head(&head, &bucket, &key)?;
-                logical_etag = Some(t.logical_etag);
+                // A copy is one object: S3 gives it a full-object checksum. A composite one
+                // (of the source's parts) is not carried over, and the copy reports none.
+                let composite = t.checksum.as_ref().is_some_and(LogicalChecksum::composite);
+                logical = Some((t.logical_etag, t.checksum.filter(|_| !composite)));
                 if replace {
                     let nexus: Vec<(String, String)> = head
                         .metadata
                         .iter()
                         .flatten()
                         .filter(|(k, _)| {
-                            k.starts_with("nexus-") && k.as_str() != recorded::POLICY_KEY
+                            k.starts_with("nexus-")
+                                && k.as_str() != recorded::POLICY_KEY
+                                && !(composite && k.as_str() == keys::CHECKSUM)
                         })
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
@@ -410,13 +416,29 @@ impl Frontend {
                         .metadata
                         .get_or_insert_with(Metadata::default)
                         .extend(nexus);
+                } else if composite {
+                    // Copy everything but that checksum: a REPLACE with the source's own.
+                    let i = &mut req.input;
+                    i.metadata_directive =
+                        Some(MetadataDirective::from_static(MetadataDirective::REPLACE));
+                    i.metadata = head.metadata.clone().map(|mut m| {
+                        m.remove(keys::CHECKSUM);
+                        m
+                    });
+                    i.content_type.clone_from(&head.content_type);
+                    i.cache_control.clone_from(&head.cache_control);
+                    i.content_disposition.clone_from(&head.content_disposition);
+                    i.content_encoding.clone_from(&head.content_encoding);
+                    i.content_language.clone_from(&head.content_language);
+                    i.expires.clone_from(&head.expires);
                 }
             }
         }
         let mut res = self.store.copy_object(req).await?;
-        if let (Some(etag), Some(r)) = (logical_etag, res.output.copy_object_result.as_mut()) {
+        if let (Some((etag, checksum)), Some(r)) = (logical, res.output.copy_object_result.as_mut())
+        {
             r.e_tag = Some(ETag::Strong(etag));
-            clear_checksums!(r);
+            copy_checksum(r, checksum.as_ref(), requested.as_ref());
         }
         Ok(res)
     }
@@ -438,7 +460,13 @@ impl Frontend {
         let t = Transformed::from_head(&stored.head, &stored.bucket, key)?;
         let input = &req.input;
         check_copy_source!(input, t)?;
+        let requested = input.checksum_algorithm.clone();
         let mut metadata = stored.head.metadata.clone().unwrap_or_default();
+        // As in `copy`: a composite checksum does not describe the copy.
+        let checksum = t.checksum.clone().filter(|c| !c.composite());
+        if checksum.is_none() {
+            metadata.remove(keys::CHECKSUM);
+        }
         let content_type = if replace {
             metadata.retain(|k, _| k.starts_with("nexus-") && k.as_str() != recorded::POLICY_KEY);
             metadata.extend(input.metadata.clone().unwrap_or_default());
@@ -466,12 +494,14 @@ impl Frontend {
             .build()
             .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
         self.store.put_object(internal(&like, put)).await?;
+        let mut result = CopyObjectResult {
+            e_tag: Some(ETag::Strong(t.logical_etag)),
+            last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
+            ..CopyObjectResult::default()
+        };
+        copy_checksum(&mut result, checksum.as_ref(), requested.as_ref());
         Ok(S3Response::new(CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(ETag::Strong(t.logical_etag)),
-                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
-                ..CopyObjectResult::default()
-            }),
+            copy_object_result: Some(result),
             ..CopyObjectOutput::default()
         }))
     }
@@ -646,6 +676,26 @@ impl Frontend {
 }
 
 /// `bytes=a-b` of `x-amz-copy-source-range`.
+/// The checksum a copy of a transformed object reports, as S3 reports the source's: the
+/// client's full-object checksum of the logical object, kept with it (the backend's describe
+/// stored bytes). None when the copy asked for another algorithm, which Nexus does not compute
+/// on a copy.
+fn copy_checksum(
+    r: &mut CopyObjectResult,
+    logical: Option<&LogicalChecksum>,
+    requested: Option<&ChecksumAlgorithm>,
+) {
+    clear_checksums!(r);
+    r.checksum_type = None;
+    let Some(c) = logical.filter(|c| {
+        requested.is_none_or(|a| a.as_str().eq_ignore_ascii_case(c.algorithm.as_str()))
+    }) else {
+        return;
+    };
+    nexus_store::fill_checksums!(r, &c.checksums());
+    r.checksum_type = Some(c.checksum_type());
+}
+
 fn parse_copy_range(r: &str) -> S3Result<Range> {
     let bad = || {
         S3Error::with_message(

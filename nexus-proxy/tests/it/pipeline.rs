@@ -1135,6 +1135,60 @@ async fn checksums_of_transformed_objects_are_the_clients() {
                 );
                 let body = get.body.collect().await.expect("body").into_bytes();
                 assert!(body.as_ref() == data.as_slice());
+
+                // A copy reports the source's checksum, as S3 does (unless another algorithm
+                // is asked for).
+                let copied = client
+                    .copy_object()
+                    .bucket(bucket)
+                    .key(format!("{key}-copy"))
+                    .copy_source(format!("{bucket}/{key}"))
+                    .send()
+                    .await
+                    .expect("copy");
+                let r = copied.copy_object_result().expect("copy result");
+                let copy_sum = got(r.checksum_crc32(), r.checksum_crc32_c());
+                let copy_head = client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(format!("{key}-copy"))
+                    .checksum_mode(ChecksumMode::Enabled)
+                    .send()
+                    .await
+                    .expect("head of the copy");
+                let copy_head_sum = got(copy_head.checksum_crc32(), copy_head.checksum_crc32_c());
+                if kind == ChecksumType::FullObject {
+                    assert_eq!(copy_sum.as_deref(), Some(want.as_str()), "{bucket} copy");
+                    assert_eq!(copy_head_sum, copy_sum, "{bucket}: HEAD of the copy");
+                } else if transformed {
+                    // A composite checksum describes parts; the copy is one object.
+                    assert_eq!((copy_sum, copy_head_sum), (None, None), "{bucket} copy");
+                } else {
+                    // The store computes the copy's own (full-object) checksum.
+                    assert!(
+                        copy_sum.as_ref().is_some_and(|c| !c.contains('-')),
+                        "{copy_sum:?}"
+                    );
+                }
+                assert_eq!(
+                    copy_head.metadata(),
+                    plain_head.metadata(),
+                    "{bucket}: metadata copied"
+                );
+                assert_eq!(copy_head.content_length(), plain_head.content_length());
+                if transformed {
+                    let other = client
+                        .copy_object()
+                        .bucket(bucket)
+                        .key(format!("{key}-copy2"))
+                        .copy_source(format!("{bucket}/{key}"))
+                        .checksum_algorithm(Alg::Sha256)
+                        .send()
+                        .await
+                        .expect("copy with another algorithm");
+                    let r = other.copy_object_result().expect("copy result");
+                    assert_eq!((r.checksum_crc32(), r.checksum_crc32_c()), (None, None));
+                }
             }
         }
 
