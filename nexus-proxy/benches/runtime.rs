@@ -130,13 +130,35 @@ fn run(
     inputs: &[Vec<u8>],
     threads: usize,
 ) -> (Vec<Vec<u8>>, Duration) {
-    let mut best = Duration::MAX;
     let mut outs = Vec::new();
-    for _ in 0..ROUNDS {
-        let (o, took) = run_once(rt, loaded, name, level, direction, inputs, threads);
-        best = best.min(took);
-        outs = o;
-    }
+    let best = best_of(|| {
+        let started = Instant::now();
+        let mut ran: Vec<(usize, Vec<u8>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        let mut mine = Vec::new();
+                        for (i, input) in inputs.iter().enumerate().skip(t).step_by(threads) {
+                            let c = call(name, level, direction, i, input.len());
+                            let out = rt
+                                .run_blocking(loaded, &c, input)
+                                .unwrap_or_else(|e| panic!("{name} frame {i}: {e}"));
+                            mine.push((i, out));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("bench thread"))
+                .collect()
+        });
+        let took = started.elapsed();
+        ran.sort_by_key(|(i, _)| *i);
+        outs = ran.into_iter().map(|(_, o)| o).collect();
+        took
+    });
     (outs, best)
 }
 
@@ -145,42 +167,6 @@ const ROUNDS: usize = 3;
 
 fn best_of(mut f: impl FnMut() -> Duration) -> Duration {
     (0..ROUNDS).map(|_| f()).min().unwrap_or_default()
-}
-
-fn run_once(
-    rt: &Arc<Runtime>,
-    loaded: &Arc<Loaded>,
-    name: &str,
-    level: i32,
-    direction: Direction,
-    inputs: &[Vec<u8>],
-    threads: usize,
-) -> (Vec<Vec<u8>>, Duration) {
-    let started = Instant::now();
-    let mut outs: Vec<(usize, Vec<u8>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let mut mine = Vec::new();
-                    for (i, input) in inputs.iter().enumerate().skip(t).step_by(threads) {
-                        let c = call(name, level, direction, i, input.len());
-                        let out = rt
-                            .run_blocking(loaded, &c, input)
-                            .unwrap_or_else(|e| panic!("{name} frame {i}: {e}"));
-                        mine.push((i, out));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("bench thread"))
-            .collect()
-    });
-    let took = started.elapsed();
-    outs.sort_by_key(|(i, _)| *i);
-    (outs.into_iter().map(|(_, o)| o).collect(), took)
 }
 
 fn mib_s(bytes: usize, d: Duration) -> f64 {

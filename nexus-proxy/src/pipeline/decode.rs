@@ -346,16 +346,10 @@ pub async fn get(
 ) -> Result<GetObjectOutput, S3Error> {
     let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
     src.pipelines.metrics.transformed_read("head");
-    conditions::check_read(
-        &t.logical_etag,
-        t.last_modified_secs,
-        nexus_store::read_conditions!(input),
-    )?;
-    let range = logical_range(input, t.logical_size)?;
+    let range = checked(input, &t)?;
     let want = range.clone().unwrap_or(0..t.logical_size);
-    let stages = stages_of(src, &t).await?;
-    let body = if want.is_empty() {
-        exact(futures::stream::empty::<Result<Bytes, std::io::Error>>(), 0)
+    let fetched = if want.is_empty() {
+        None
     } else {
         let index = index(src.pipelines, src.store, src.like, bucket, key, &t).await?;
         let (frames, stored) = frames_of(&index, &want, bucket, key)?;
@@ -368,19 +362,13 @@ pub async fn get(
             t.stored_etag.as_ref(),
         )
         .await?;
-        decoded(
-            src,
-            input,
-            &head,
-            &t,
-            stages,
+        Some(Fetched {
             index,
             frames,
-            want.clone(),
-            out.body,
-        )
+            body: out.body,
+        })
     };
-    Ok(respond(input, head, &t, range, want, body))
+    answer(src, input, head, &t, range, want, fetched).await
 }
 
 /// [`get`] without the HEAD, for an object this worker read the index of: one ranged GET of
@@ -425,30 +413,65 @@ pub async fn get_known(
         return None;
     };
     src.pipelines.metrics.transformed_read("known");
+    let fetched = Fetched {
+        index,
+        frames,
+        body: out.body,
+    };
     Some(
         async {
-            conditions::check_read(
-                &t.logical_etag,
-                t.last_modified_secs,
-                nexus_store::read_conditions!(input),
-            )?;
-            let range = logical_range(input, t.logical_size)?;
-            let stages = stages_of(src, &t).await?;
-            let body = decoded(
-                src,
-                input,
-                &head,
-                &t,
-                stages,
-                index,
-                frames,
-                want.clone(),
-                out.body,
-            );
-            Ok(respond(input, head, &t, range, want, body))
+            let range = checked(input, &t)?;
+            answer(src, input, head, &t, range, want, Some(fetched)).await
         }
         .await,
     )
+}
+
+/// The stored frames a read fetched.
+struct Fetched {
+    index: Arc<Index>,
+    frames: std::ops::RangeInclusive<usize>,
+    body: Option<s3s::dto::StreamingBlob>,
+}
+
+/// The read's preconditions (against the logical ETag) and its range checked against the
+/// logical size (`None`: the whole object).
+fn checked(input: &GetObjectInput, t: &Transformed) -> Result<Option<Range<u64>>, S3Error> {
+    conditions::check_read(
+        &t.logical_etag,
+        t.last_modified_secs,
+        nexus_store::read_conditions!(input),
+    )?;
+    input
+        .range
+        .as_ref()
+        .map(|r| {
+            r.check(t.logical_size).map_err(|_| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRange,
+                    "The requested range is not satisfiable",
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The logical answer of a read whose frames were `fetched` (none: an empty range).
+async fn answer(
+    src: &Source<'_>,
+    input: &GetObjectInput,
+    head: HeadObjectOutput,
+    t: &Transformed,
+    range: Option<Range<u64>>,
+    want: Range<u64>,
+    fetched: Option<Fetched>,
+) -> Result<GetObjectOutput, S3Error> {
+    let stages = stages_of(src, t).await?;
+    let body = match fetched {
+        None => exact(futures::stream::empty::<Result<Bytes, std::io::Error>>(), 0),
+        Some(f) => decoded(src, input, &head, t, stages, f, want.clone()),
+    };
+    Ok(respond(input, head, t, range, want, body))
 }
 
 /// The HEAD a ranged GET answer stands for: its headers, and the object's stored size from
@@ -474,22 +497,6 @@ fn head_of(out: &GetObjectOutput) -> Option<HeadObjectOutput> {
         metadata: out.metadata.clone(),
         ..HeadObjectOutput::default()
     })
-}
-
-/// The client's range checked against the logical size (`None`: the whole object).
-fn logical_range(input: &GetObjectInput, size: u64) -> Result<Option<Range<u64>>, S3Error> {
-    input
-        .range
-        .as_ref()
-        .map(|r| {
-            r.check(size).map_err(|_| {
-                S3Error::with_message(
-                    S3ErrorCode::InvalidRange,
-                    "The requested range is not satisfiable",
-                )
-            })
-        })
-        .transpose()
 }
 
 /// The recorded pipeline's stages, last first (reads run them in reverse), loaded.
@@ -531,21 +538,15 @@ fn frames_of(
     ))
 }
 
-/// The plaintext of `want`, decoded from the stored `frames` in `body` by a task of its own.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one read's parts, each used once"
-)]
+/// The plaintext of `want`, decoded from the `fetched` frames by a task of its own.
 fn decoded(
     src: &Source<'_>,
     input: &GetObjectInput,
     head: &HeadObjectOutput,
     t: &Transformed,
     stages: Arc<[StageRun]>,
-    index: Arc<Index>,
-    frames: std::ops::RangeInclusive<usize>,
+    fetched: Fetched,
     want: Range<u64>,
-    body: Option<s3s::dto::StreamingBlob>,
 ) -> s3s::dto::StreamingBlob {
     let info = Arc::new(ChunkInfo {
         object: ObjectRef {
@@ -570,14 +571,14 @@ fn decoded(
             // Reads run without state: a GET commits nothing.
             state: None,
         },
-        index,
-        frames,
+        index: fetched.index,
+        frames: fetched.frames,
         want,
         bucket: input.bucket.clone(),
         key: input.key.clone(),
     };
     let (tx, rx) = mpsc::channel(2);
-    tokio::spawn(job.run(body, tx));
+    tokio::spawn(job.run(fetched.body, tx));
     exact(channel_stream(rx), len)
 }
 
