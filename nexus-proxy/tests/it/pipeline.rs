@@ -60,6 +60,31 @@ fn kafka_key(topic: &str, suffix: &str) -> String {
     )
 }
 
+/// A worker with the example policies and the shipped streamlets in front of s3s-fs (`opts`
+/// for the rest), bucket `kafka-tiered` created: the backend, the worker, a client of the
+/// backend and one of the worker.
+async fn kafka_tiered_on_s3s_fs(
+    opts: Options,
+) -> (S3sFsServer, Proxy, aws_sdk_s3::Client, aws_sdk_s3::Client) {
+    let fs = S3sFsServer::start().await;
+    let proxy = Proxy::start(Options {
+        backend: Some(fs.endpoint.clone()),
+        policies: Some(policies_dir()),
+        streamlets: Some(dist()),
+        ..opts
+    })
+    .await;
+    let direct = proxy.backend_client(&fs.endpoint);
+    let client = proxy.client();
+    client
+        .create_bucket()
+        .bucket("kafka-tiered")
+        .send()
+        .await
+        .expect("bucket");
+    (fs, proxy, direct, client)
+}
+
 async fn get_range(
     client: &aws_sdk_s3::Client,
     key: &str,
@@ -89,22 +114,7 @@ async fn get_range(
 #[tokio::test]
 async fn compressed_objects_read_back_exactly_through_every_read_path() {
     bounded(120, "compressing policy", async {
-        let fs = S3sFsServer::start().await;
-        let proxy = Proxy::start(Options {
-            backend: Some(fs.endpoint.clone()),
-            policies: Some(policies_dir()),
-            streamlets: Some(dist()),
-            ..Options::default()
-        })
-        .await;
-        let direct = proxy.backend_client(&fs.endpoint);
-        let client = proxy.client();
-        client
-            .create_bucket()
-            .bucket("kafka-tiered")
-            .send()
-            .await
-            .expect("bucket");
+        let (_fs, proxy, direct, client) = kafka_tiered_on_s3s_fs(Options::default()).await;
         let data = logs(3 * (1 << 20) + 12_345); // three full frames and a partial one
         let key = kafka_key("logs-app", "log");
         let put = client
@@ -668,22 +678,7 @@ async fn chunked_uploads_with_trailers_are_verified_before_encoding() {
 async fn multipart_uploads_through_a_pipeline() {
     use aws_sdk_s3::primitives::ByteStream as BS;
     bounded(120, "multipart through a pipeline", async {
-        let fs = S3sFsServer::start().await;
-        let proxy = Proxy::start(Options {
-            backend: Some(fs.endpoint.clone()),
-            policies: Some(policies_dir()),
-            streamlets: Some(dist()),
-            ..Options::default()
-        })
-        .await;
-        let direct = proxy.backend_client(&fs.endpoint);
-        let client = proxy.client();
-        client
-            .create_bucket()
-            .bucket("kafka-tiered")
-            .send()
-            .await
-            .expect("bucket");
+        let (_fs, proxy, direct, client) = kafka_tiered_on_s3s_fs(Options::default()).await;
         let key = kafka_key("logs-mp", "log");
         let all = logs(2 * (5 << 20) + 1_300_000);
         let parts: Vec<&[u8]> = vec![&all[..5 << 20], &all[5 << 20..10 << 20], &all[10 << 20..]];
@@ -1306,23 +1301,11 @@ async fn ranged_reads_after_an_overwrite_see_the_new_object() {
 async fn large_staged_uploads_are_assembled_inside_the_store() {
     use aws_sdk_s3::primitives::ByteStream as BS;
     bounded(120, "assembling staged uploads", async {
-        let fs = S3sFsServer::start().await;
-        let proxy = Proxy::start(Options {
-            backend: Some(fs.endpoint.clone()),
-            policies: Some(policies_dir()),
-            streamlets: Some(dist()),
+        let (_fs, proxy, direct, client) = kafka_tiered_on_s3s_fs(Options {
             complete_put_max: 5 << 20,
             ..Options::default()
         })
         .await;
-        let direct = proxy.backend_client(&fs.endpoint);
-        let client = proxy.client();
-        client
-            .create_bucket()
-            .bucket("kafka-tiered")
-            .send()
-            .await
-            .expect("bucket");
         // Compressible logs (stored small), incompressible bytes (stored as large), logs.
         let big: Vec<Vec<u8>> = vec![
             logs(5 << 20),
@@ -1443,22 +1426,7 @@ async fn large_staged_uploads_are_assembled_inside_the_store() {
 #[tokio::test]
 async fn reads_without_a_head_still_see_every_change() {
     bounded(120, "reads of known objects", async {
-        let fs = S3sFsServer::start().await;
-        let proxy = Proxy::start(Options {
-            backend: Some(fs.endpoint.clone()),
-            policies: Some(policies_dir()),
-            streamlets: Some(dist()),
-            ..Options::default()
-        })
-        .await;
-        let direct = proxy.backend_client(&fs.endpoint);
-        let client = proxy.client();
-        client
-            .create_bucket()
-            .bucket("kafka-tiered")
-            .send()
-            .await
-            .expect("bucket");
+        let (_fs, proxy, direct, client) = kafka_tiered_on_s3s_fs(Options::default()).await;
         let reads = |path: &'static str| async move {
             crate::support::metrics::scrape(proxy.admin)
                 .await
