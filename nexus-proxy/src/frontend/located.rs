@@ -112,6 +112,8 @@ fn unusable(what: &str, why: &str) -> S3Error {
 /// The store and bucket an object's bytes are in, and their HEAD there.
 pub(super) struct Stored {
     pub store: Arc<dyn S3>,
+    /// The `Store` resource (`""`: the bucket's own store).
+    pub name: String,
     pub bucket: String,
     pub head: HeadObjectOutput,
 }
@@ -202,6 +204,7 @@ impl Frontend {
         let Some((name, in_bucket)) = location(head.metadata.as_ref()) else {
             return Ok(Stored {
                 store: Arc::clone(&self.store),
+                name: String::new(),
                 bucket: bucket.to_owned(),
                 head,
             });
@@ -223,6 +226,7 @@ impl Frontend {
             })?;
         Ok(Stored {
             store: named.store,
+            name,
             bucket: in_bucket,
             head: there,
         })

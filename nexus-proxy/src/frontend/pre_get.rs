@@ -34,6 +34,8 @@ use crate::streamlet::{
 /// What a data-source stage decided for a read that does not go to the store as usual.
 pub(super) enum Routed {
     Source {
+        /// The `Store` resource's name, and the store.
+        name: String,
         named: Named,
         key: String,
     },
@@ -251,7 +253,11 @@ impl Frontend {
                                 format!("streamlet {} (stage {index}): {why}", stage.name),
                             )
                         })?;
-                    return Ok(Some(Routed::Source { named, key }));
+                    return Ok(Some(Routed::Source {
+                        name: store,
+                        named,
+                        key,
+                    }));
                 }
                 Decision::Body { length, pieces } => {
                     return Ok(Some(Routed::Body {
@@ -273,13 +279,13 @@ impl Frontend {
         routed: Routed,
     ) -> S3Result<GetObjectOutput> {
         match routed {
-            Routed::Source { named, key } => {
+            Routed::Source { name, named, key } => {
                 let mut input = req.input.clone();
                 input.bucket = named.bucket.clone().unwrap_or_else(|| input.bucket.clone());
                 input.key = key;
                 read_named(
                     &self.pipelines,
-                    &named.store,
+                    (&name, &named.store),
                     &obs.set,
                     &shell(req),
                     request_id(req),
@@ -336,7 +342,7 @@ impl Frontend {
         routed: Routed,
     ) -> S3Result<HeadObjectOutput> {
         match routed {
-            Routed::Source { named, key } => {
+            Routed::Source { named, key, .. } => {
                 let mut input = req.input.clone();
                 input.bucket = named.bucket.clone().unwrap_or_else(|| input.bucket.clone());
                 input.key = key;
@@ -363,10 +369,11 @@ impl Frontend {
     }
 }
 
-/// A GET of `input` in `store`, decoded if Nexus stored the object transformed.
+/// A GET of `input` in `store` (named, and the store), decoded if Nexus stored the object
+/// transformed.
 async fn read_named(
     pipelines: &Arc<Pipelines>,
-    store: &Arc<dyn S3>,
+    (store_name, store): (&str, &Arc<dyn S3>),
     set: &PolicySet,
     like: &S3Request<()>,
     request_id: Arc<str>,
@@ -383,6 +390,7 @@ async fn read_named(
     let src = Source {
         pipelines,
         store,
+        store_name,
         set,
         like,
         request_id,
@@ -426,7 +434,7 @@ impl Opener for StoreOpener {
         });
         let read = read_named(
             &self.pipelines,
-            &named.store,
+            (store, &named.store),
             &self.set,
             &self.like,
             Arc::clone(&self.request_id),

@@ -138,6 +138,7 @@ impl Frontend {
         Source {
             pipelines: &self.pipelines,
             store: &self.store,
+            store_name: "",
             set: &obs.set,
             like,
             request_id,
@@ -319,6 +320,7 @@ impl Frontend {
         let t = Transformed::from_head(&stored.head, &input.bucket, &input.key)?;
         let src = Source {
             store: &stored.store,
+            store_name: &stored.name,
             ..self.source(obs, like, id)
         };
         let out = decode::get(&src, &input, stored.head, t).await?;
@@ -578,6 +580,7 @@ impl Frontend {
             .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
         let src = Source {
             store: &stored.store,
+            store_name: &stored.name,
             ..self.source(obs, like, request_id)
         };
         Ok(Some(decode::get(&src, &get, head, t).await?))

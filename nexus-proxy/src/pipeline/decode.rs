@@ -231,25 +231,24 @@ async fn read_all(body: Option<s3s::dto::StreamingBlob>) -> Result<Bytes, S3Erro
 }
 
 /// Loads the frame index of a transformed object (cached per worker by stored ETag).
-async fn index<U>(
-    p: &Pipelines,
-    store: &Arc<dyn S3>,
-    like: &S3Request<U>,
+async fn index(
+    src: &Source<'_>,
     bucket: &str,
     key: &str,
     t: &Transformed,
 ) -> Result<Arc<Index>, S3Error> {
+    let cache = &src.pipelines.indexes;
     if let Some(i) = t
         .stored_etag
         .as_ref()
-        .and_then(|e| p.indexes.get(bucket, key, e))
+        .and_then(|e| cache.get(src.store_name, bucket, key, e))
     {
         return Ok(i);
     }
     let index = Arc::new(
         read_index(
-            store,
-            like,
+            src.store,
+            src.like,
             bucket,
             key,
             t.stored_size,
@@ -259,7 +258,7 @@ async fn index<U>(
         .await?,
     );
     if let Some(e) = &t.stored_etag {
-        p.indexes.insert(bucket, key, e, &index);
+        cache.insert(src.store_name, bucket, key, e, &index);
     }
     Ok(index)
 }
@@ -321,6 +320,8 @@ pub async fn read_index<U>(
 pub struct Source<'a> {
     pub pipelines: &'a Arc<Pipelines>,
     pub store: &'a Arc<dyn S3>,
+    /// The `Store` resource `store` is (`""`: the bucket's own store).
+    pub store_name: &'a str,
     /// The policy snapshot (for the decode limits of deployed modules).
     pub set: &'a PolicySet,
     /// The client request internal requests borrow their credentials and URI from.
@@ -351,7 +352,7 @@ pub async fn get(
     let fetched = if want.is_empty() {
         None
     } else {
-        let index = index(src.pipelines, src.store, src.like, bucket, key, &t).await?;
+        let index = index(src, bucket, key, &t).await?;
         let (frames, stored) = frames_of(&index, &want, bucket, key)?;
         let out = get_stored(
             src.store,
@@ -385,7 +386,7 @@ pub async fn get_known(
     usable: impl Fn(&HeadObjectOutput) -> bool,
 ) -> Option<Result<GetObjectOutput, S3Error>> {
     let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
-    let (etag, index) = src.pipelines.indexes.latest(bucket, key)?;
+    let (etag, index) = src.pipelines.indexes.latest(src.store_name, bucket, key)?;
     let want = match &input.range {
         None => 0..index.logical_size(),
         Some(r) => r.check(index.logical_size()).ok()?,
@@ -408,7 +409,7 @@ pub async fn get_known(
         });
     let Some((out, head, t)) = known else {
         // Changed, gone or unreachable: the HEAD path finds out which.
-        src.pipelines.indexes.forget(bucket, key);
+        src.pipelines.indexes.forget(src.store_name, bucket, key);
         src.pipelines.metrics.transformed_read("changed");
         return None;
     };
