@@ -117,10 +117,10 @@ pub struct Args {
     pub staging_sweep: u64,
 
     /// Largest object, in bytes, that the Complete of a staged upload writes with one PUT
-    /// (5 MiB to 5 GiB). Larger objects are assembled as a multipart upload in the store,
-    /// where staged parts of 5 MiB or more are copied inside the store. The default, 5 GiB,
-    /// is what one PUT can take. Lower it for a store that copies cheaply (AWS S3), to keep
-    /// those bytes off the worker.
+    /// (5 MiB to 5 GiB). Larger objects are assembled as a multipart upload in the store they
+    /// go to; in the bucket's own store, staged parts of 5 MiB or more are copied inside it.
+    /// The default, 5 GiB, is what one PUT can take. Lower it for a store that copies cheaply
+    /// (AWS S3), to keep those bytes off the worker.
     #[arg(long, env = "NEXUS_COMPLETE_PUT_MAX", default_value_t = 5 << 30)]
     pub complete_put_max: u64,
 

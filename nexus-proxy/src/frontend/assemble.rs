@@ -2,12 +2,13 @@
 //! frames in part order, then the merged index and trailer.
 //!
 //! - **One streamed PUT** for objects up to `--complete-put-max` (default 5 GiB, the most one
-//!   PUT takes), or whose bytes go to another store. The worker reads the staged frames back
-//!   and sends them on.
-//! - **A backend multipart upload** for larger ones. A run of staged frames of at least 5 MiB is
-//!   copied inside the store (UploadPartCopy, no bytes through the worker). Smaller runs are
-//!   streamed into 5 MiB parts, topped up from the next staged part. The last part carries the
-//!   tail.
+//!   PUT takes). The worker reads the staged frames back and sends them on.
+//! - **A backend multipart upload** for larger ones, in the store the bytes go to. In the
+//!   bucket's own store, a run of staged frames of at least 5 MiB is copied inside it
+//!   (UploadPartCopy, no bytes through the worker), and smaller runs are streamed into 5 MiB
+//!   parts, topped up from the next staged part. In another store (an output store, or one a
+//!   routing stage picked) every byte is streamed, in parts of [`STREAM_PART`], and the locator
+//!   is written after the Complete. The last part carries the tail.
 //!
 //! One PUT is the default because the stores here copy by reading and writing: on the embedded
 //! store, a 1 GiB noop upload's Complete took 5.1–6.3 s as one PUT and 6.8–7.2 s assembled
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _};
 use s3s::dto::*;
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::Frontend;
 use super::located::Destination;
@@ -40,6 +41,8 @@ pub const MAX_PART: u64 = 5 << 30;
 const MAX_PARTS: usize = 10_000;
 /// Backend parts uploaded at once.
 const PARTS_AT_ONCE: usize = 4;
+/// Size of streamed parts when nothing can be copied (another store than the staged parts').
+pub const STREAM_PART: u64 = 64 << 20;
 
 /// A staged part's frames: the first `len` stored bytes of the staged object `key` (ETag
 /// `etag`).
@@ -57,6 +60,15 @@ struct Span {
     range: Range<u64>,
 }
 
+/// Where a backend upload assembles the object.
+struct Target<'a> {
+    store: &'a Arc<dyn S3>,
+    bucket: &'a str,
+    key: &'a str,
+    /// The bucket of the bucket's own store that holds the staged parts.
+    staged_in: &'a str,
+}
+
 /// One part of the backend upload.
 #[derive(Debug, PartialEq, Eq)]
 enum Part {
@@ -68,12 +80,16 @@ enum Part {
 
 /// The backend parts that assemble pieces of `lens` stored bytes followed by a `tail` of
 /// `tail` bytes: every part but the last between [`MIN_PART`] and [`MAX_PART`], the spans in
-/// order, covering every byte once. `None` when that takes more than 10,000 parts.
-fn plan(lens: &[u64], tail: u64) -> Option<Vec<Part>> {
+/// order, covering every byte once; copies only if `copy` (else streamed parts of
+/// [`STREAM_PART`]). `None` when that takes more than 10,000 parts.
+fn plan(lens: &[u64], tail: u64, copy: bool) -> Option<Vec<Part>> {
     let Some((&last_len, rest)) = lens.split_last() else {
         return Some(vec![Part::Stream(Vec::new())]);
     };
-    let mut p = Planner::default();
+    let mut p = Planner {
+        copy,
+        ..Planner::default()
+    };
     for (i, &len) in rest.iter().enumerate() {
         p.place(i, len);
     }
@@ -90,6 +106,8 @@ fn plan(lens: &[u64], tail: u64) -> Option<Vec<Part>> {
 
 #[derive(Default)]
 struct Planner {
+    /// Whether runs of at least [`MIN_PART`] are copied (else everything is streamed).
+    copy: bool,
     parts: Vec<Part>,
     /// Bytes waiting to be streamed as one part (less than [`MIN_PART`]).
     pending: Vec<Span>,
@@ -99,15 +117,25 @@ struct Planner {
 impl Planner {
     /// Plans the `len` bytes of `piece`.
     fn place(&mut self, piece: usize, len: u64) {
+        if !self.copy {
+            let mut at = 0;
+            while at < len {
+                let n = (len - at).min(STREAM_PART - self.pending_len);
+                self.pend(piece, at..at + n);
+                at += n;
+                if self.pending_len == STREAM_PART {
+                    self.flush();
+                }
+            }
+            return;
+        }
         let mut at = 0;
         if self.pending_len > 0 {
             // Top the pending run up to a part's minimum from this piece.
             at = len.min(MIN_PART - self.pending_len);
             self.pend(piece, 0..at);
             if self.pending_len >= MIN_PART {
-                self.parts
-                    .push(Part::Stream(std::mem::take(&mut self.pending)));
-                self.pending_len = 0;
+                self.flush();
             }
         }
         while len - at >= MIN_PART {
@@ -126,6 +154,12 @@ impl Planner {
         self.pend(piece, at..len);
     }
 
+    fn flush(&mut self) {
+        self.parts
+            .push(Part::Stream(std::mem::take(&mut self.pending)));
+        self.pending_len = 0;
+    }
+
     fn pend(&mut self, piece: usize, range: Range<u64>) {
         if !range.is_empty() {
             self.pending_len += range.end - range.start;
@@ -140,11 +174,10 @@ fn internal_error(e: impl std::fmt::Display) -> S3Error {
 
 impl Frontend {
     /// Writes the object `put` describes (its body is not set yet): `pieces` then `tail`, in
-    /// the bucket's store or in `dest`.
+    /// the bucket's store or in `dest` (with a locator in the bucket).
     ///
     /// # Errors
-    /// The backend's errors (the backend upload is aborted); `EntityTooLarge` for an object
-    /// over 5 GiB bound for another store (one PUT there; assembling it there is not built).
+    /// The backend's errors (a backend upload is aborted).
     pub(super) async fn assemble(
         &self,
         like: &S3Request<()>,
@@ -155,15 +188,7 @@ impl Frontend {
     ) -> S3Result<()> {
         let pieces: Arc<[Piece]> = pieces.into();
         let total = pieces.iter().map(|p| p.len).sum::<u64>() + tail.len() as u64;
-        if dest.is_some() || total <= self.complete_put_max {
-            if total > MAX_PART {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::EntityTooLarge,
-                    format!(
-                        "the assembled object is {total} bytes; one PUT to another store takes at most 5 GiB"
-                    ),
-                ));
-            }
+        if total <= self.complete_put_max {
             let all = (0..pieces.len())
                 .map(|piece| Span {
                     piece,
@@ -176,24 +201,39 @@ impl Frontend {
             return Ok(());
         }
         let lens: Vec<u64> = pieces.iter().map(|p| p.len).collect();
-        let parts = plan(&lens, tail.len() as u64).ok_or_else(|| {
+        let parts = plan(&lens, tail.len() as u64, dest.is_none()).ok_or_else(|| {
             internal_error("the staged parts need more than 10,000 backend parts")
         })?;
-        self.assemble_multipart(like, put, &pieces, parts, tail)
-            .await
+        let (store, bucket) = match &dest {
+            None => (Arc::clone(&self.store), put.bucket.clone()),
+            Some(d) => (Arc::clone(&d.store), d.bucket.clone()),
+        };
+        let target = Target {
+            store: &store,
+            bucket: &bucket,
+            key: &put.key,
+            staged_in: &put.bucket,
+        };
+        self.assemble_multipart(like, &put, &target, &pieces, parts, tail)
+            .await?;
+        if let Some(d) = &dest {
+            self.locate(like, &put, d).await?;
+        }
+        Ok(())
     }
 
     async fn assemble_multipart(
         &self,
         like: &S3Request<()>,
-        put: PutObjectInput,
+        put: &PutObjectInput,
+        target: &Target<'_>,
         pieces: &Arc<[Piece]>,
         parts: Vec<Part>,
         tail: Vec<u8>,
     ) -> S3Result<()> {
         let create = CreateMultipartUploadInput::builder()
-            .bucket(put.bucket.clone())
-            .key(put.key.clone())
+            .bucket(target.bucket.to_owned())
+            .key(target.key.to_owned())
             .content_type(put.content_type.clone())
             .cache_control(put.cache_control.clone())
             .content_disposition(put.content_disposition.clone())
@@ -203,20 +243,20 @@ impl Frontend {
             .metadata(put.metadata.clone())
             .build()
             .map_err(internal_error)?;
-        let id = self
+        let id = target
             .store
             .create_multipart_upload(internal(like, create))
             .await?
             .output
             .upload_id
             .ok_or_else(|| internal_error("the backend answered no upload id"))?;
-        let (bucket, key) = (put.bucket.as_str(), put.key.as_str());
+        let (bucket, key) = (target.bucket, target.key);
         let mut tail = Some(tail);
         let last = parts.len();
         let sends = parts.into_iter().enumerate().map(|(i, part)| {
             let n = i32::try_from(i + 1).unwrap_or(i32::MAX);
             let tail = if i + 1 == last { tail.take() } else { None };
-            self.send_part(like, bucket, key, &id, n, pieces, part, tail)
+            self.send_part(like, target, &id, n, pieces, part, tail)
         });
         let uploaded: S3Result<Vec<CompletedPart>> = futures::stream::iter(sends)
             .buffered(PARTS_AT_ONCE)
@@ -231,7 +271,8 @@ impl Frontend {
                     .multipart_upload(Some(CompletedMultipartUpload { parts: Some(parts) }))
                     .build()
                     .map_err(internal_error)?;
-                self.store
+                target
+                    .store
                     .complete_multipart_upload(internal(like, complete))
                     .await
                     .map(|_| ())
@@ -246,7 +287,7 @@ impl Frontend {
                 .upload_id(id)
                 .build()
             {
-                let _ = self
+                let _ = target
                     .store
                     .abort_multipart_upload(internal(like, abort))
                     .await;
@@ -260,14 +301,14 @@ impl Frontend {
     async fn send_part(
         &self,
         like: &S3Request<()>,
-        bucket: &str,
-        key: &str,
+        target: &Target<'_>,
         id: &str,
         n: i32,
         pieces: &Arc<[Piece]>,
         part: Part,
         tail: Option<Vec<u8>>,
     ) -> S3Result<CompletedPart> {
+        let (bucket, key) = (target.bucket, target.key);
         let e_tag = match part {
             Part::Copy(span) => {
                 let piece = &pieces[span.piece];
@@ -277,7 +318,7 @@ impl Frontend {
                     .upload_id(id.to_owned())
                     .part_number(n)
                     .copy_source(CopySource::Bucket {
-                        bucket: bucket.into(),
+                        bucket: target.staged_in.into(),
                         key: piece.key.as_str().into(),
                         version_id: None,
                     })
@@ -289,7 +330,8 @@ impl Frontend {
                     .copy_source_if_match(piece.etag.clone().map(ETagCondition::ETag))
                     .build()
                     .map_err(internal_error)?;
-                self.store
+                target
+                    .store
                     .upload_part_copy(internal(like, input))
                     .await?
                     .output
@@ -308,10 +350,17 @@ impl Frontend {
                     .upload_id(id.to_owned())
                     .part_number(n)
                     .content_length(i64::try_from(len).ok())
-                    .body(Some(self.stream(like, bucket, pieces, spans, tail)))
+                    .body(Some(self.stream(
+                        like,
+                        target.staged_in,
+                        pieces,
+                        spans,
+                        tail,
+                    )))
                     .build()
                     .map_err(internal_error)?;
-                self.store
+                target
+                    .store
                     .upload_part(internal(like, input))
                     .await?
                     .output
@@ -399,8 +448,8 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     /// Checks what [`plan`] promises and returns (copies, streamed parts).
-    fn check(lens: &[u64], tail: u64) -> (usize, usize) {
-        let parts = plan(lens, tail).expect("a plan");
+    fn check(lens: &[u64], tail: u64, copy: bool) -> (usize, usize) {
+        let parts = plan(lens, tail, copy).expect("a plan");
         let mut covered: Vec<Span> = Vec::new();
         for (i, p) in parts.iter().enumerate() {
             let size = match p {
@@ -441,6 +490,7 @@ mod tests {
             assert_eq!(at, (last, lens[last]), "{covered:?}");
         }
         let copies = parts.iter().filter(|p| matches!(p, Part::Copy(_))).count();
+        assert!(copy || copies == 0, "copies into another store: {parts:?}");
         (copies, parts.len() - copies)
     }
 
@@ -448,11 +498,11 @@ mod tests {
     fn large_parts_are_copied_small_ones_streamed_and_topped_up() {
         // Noop-sized parts: every part but the last is copied whole; the last rides with the
         // tail.
-        assert_eq!(check(&[25 * MIB, 25 * MIB, 3 * MIB], 100), (2, 1));
+        assert_eq!(check(&[25 * MIB, 25 * MIB, 3 * MIB], 100, true), (2, 1));
         // Compressed parts: all streamed, 5 MiB at a time.
-        assert_eq!(check(&[2 * MIB; 10], 100), (0, 4));
+        assert_eq!(check(&[2 * MIB; 10], 100, true), (0, 4));
         // A small part, then a large one: topped up, the rest copied.
-        let parts = plan(&[MIB, 12 * MIB, MIB], 10).expect("plan");
+        let parts = plan(&[MIB, 12 * MIB, MIB], 10, true).expect("plan");
         assert_eq!(
             parts,
             vec![
@@ -477,23 +527,33 @@ mod tests {
             ]
         );
         // Nothing at all: the tail alone.
-        assert_eq!(check(&[], 40), (0, 1));
-        assert_eq!(check(&[0, 0], 40), (0, 1));
+        assert_eq!(check(&[], 40, true), (0, 1));
+        assert_eq!(check(&[0, 0], 40, true), (0, 1));
     }
 
     #[test]
     fn parts_over_five_gib_are_split_and_the_last_part_stays_under_it() {
-        assert_eq!(check(&[12 << 30, 3 * MIB], 100), (3, 1));
+        assert_eq!(check(&[12 << 30, 3 * MIB], 100, true), (3, 1));
         // The last piece too large to ride with the tail: copied, the tail streamed alone.
-        assert_eq!(check(&[6 * MIB, MAX_PART], 100), (2, 1));
+        assert_eq!(check(&[6 * MIB, MAX_PART], 100, true), (2, 1));
         // A part just over 5 GiB leaves a copyable remainder.
-        assert_eq!(check(&[MAX_PART + 1, MIB], 0), (2, 1));
+        assert_eq!(check(&[MAX_PART + 1, MIB], 0, true), (2, 1));
+    }
+
+    #[test]
+    fn into_another_store_everything_is_streamed_in_large_parts() {
+        assert_eq!(
+            check(&[25 * MIB, 25 * MIB, 25 * MIB, 3 * MIB], 100, false),
+            (0, 2)
+        );
+        assert_eq!(check(&[6 << 30, MIB], 0, false), (0, 97));
+        assert_eq!(check(&[MIB; 3], 0, false), (0, 1));
     }
 
     #[test]
     fn too_many_parts_is_refused() {
-        assert!(plan(&[6 * MIB; MAX_PARTS], 10).is_some());
-        assert!(plan(&[MAX_PART * 2; MAX_PARTS], 10).is_none());
+        assert!(plan(&[6 * MIB; MAX_PARTS], 10, true).is_some());
+        assert!(plan(&[MAX_PART * 2; MAX_PARTS], 10, true).is_none());
     }
 
     proptest! {
@@ -504,8 +564,9 @@ mod tests {
                 0..12,
             ),
             tail in 0..(1u64 << 16),
+            copy in proptest::bool::ANY,
         ) {
-            check(&lens, tail);
+            check(&lens, tail, copy);
         }
     }
 }

@@ -28,9 +28,9 @@ pub const STORE_BUCKET: &str = "nexus-store-bucket";
 
 /// A write's destination other than the bucket's own store.
 pub(super) struct Destination {
-    name: String,
-    store: Arc<dyn S3>,
-    bucket: String,
+    pub name: String,
+    pub store: Arc<dyn S3>,
+    pub bucket: String,
 }
 
 impl Destination {
@@ -129,6 +129,31 @@ pub(super) fn may_hold_locators(set: &PolicySet, bucket: &str) -> bool {
             .is_some()
 }
 
+/// The locator of the object `input` describes, stored in `dest`: empty, with the object's
+/// metadata and headers plus [`STORE`] and [`STORE_BUCKET`].
+fn locator_for(input: &PutObjectInput, dest: &Destination) -> S3Result<PutObjectInput> {
+    let mut metadata = input.metadata.clone().unwrap_or_default();
+    metadata.insert(STORE.to_owned(), dest.name.clone());
+    metadata.insert(STORE_BUCKET.to_owned(), dest.bucket.clone());
+    PutObjectInput::builder()
+        .bucket(input.bucket.clone())
+        .key(input.key.clone())
+        .content_length(Some(0))
+        .content_type(input.content_type.clone())
+        .cache_control(input.cache_control.clone())
+        .content_disposition(input.content_disposition.clone())
+        .content_encoding(input.content_encoding.clone())
+        .content_language(input.content_language.clone())
+        .tagging(input.tagging.clone())
+        .metadata(Some(metadata))
+        .body(Some(exact(
+            futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+            0,
+        )))
+        .build()
+        .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))
+}
+
 /// Where a locator's metadata says the bytes are: (store, bucket).
 pub(super) fn location(metadata: Option<&Metadata>) -> Option<(String, String)> {
     let m = metadata?;
@@ -148,43 +173,49 @@ impl Frontend {
             return self.store.put_object(req).await;
         };
         let like = shell(&req);
-        let input = &req.input;
-        let mut metadata = input.metadata.clone().unwrap_or_default();
-        metadata.insert(STORE.to_owned(), dest.name.clone());
-        metadata.insert(STORE_BUCKET.to_owned(), dest.bucket.clone());
-        let locator = PutObjectInput::builder()
-            .bucket(input.bucket.clone())
-            .key(input.key.clone())
-            .content_length(Some(0))
-            .content_type(input.content_type.clone())
-            .cache_control(input.cache_control.clone())
-            .content_disposition(input.content_disposition.clone())
-            .content_encoding(input.content_encoding.clone())
-            .content_language(input.content_language.clone())
-            .tagging(input.tagging.clone())
-            .metadata(Some(metadata))
-            .body(Some(exact(
-                futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
-                0,
-            )))
-            .build()
-            .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
-        let key = input.key.clone();
+        let locator = locator_for(&req.input, &dest)?;
         req.input.bucket.clone_from(&dest.bucket);
         let res = dest.store.put_object(req).await?;
-        if let Err(e) = self.store.put_object(internal(&like, locator)).await {
+        self.write_locator(&like, locator, &dest).await?;
+        Ok(res)
+    }
+
+    /// Writes the locator of the object `put` describes, whose bytes are already in `dest`
+    /// (a staged upload assembled there); as in [`Self::store_at`], a failed locator takes
+    /// the bytes back.
+    ///
+    /// # Errors
+    /// The locator could not be written.
+    pub(super) async fn locate(
+        &self,
+        like: &S3Request<()>,
+        put: &PutObjectInput,
+        dest: &Destination,
+    ) -> S3Result<()> {
+        self.write_locator(like, locator_for(put, dest)?, dest)
+            .await
+    }
+
+    async fn write_locator(
+        &self,
+        like: &S3Request<()>,
+        locator: PutObjectInput,
+        dest: &Destination,
+    ) -> S3Result<()> {
+        let key = locator.key.clone();
+        if let Err(e) = self.store.put_object(internal(like, locator)).await {
             tracing::warn!(store = %dest.name, %key, error = %e, "The locator could not be written; taking the stored bytes back.");
             if let Ok(undo) = DeleteObjectInput::builder()
                 .bucket(dest.bucket.clone())
                 .key(key)
                 .build()
             {
-                let _ = dest.store.delete_object(internal(&like, undo)).await;
+                let _ = dest.store.delete_object(internal(like, undo)).await;
             }
             return Err(e);
         }
         tracing::debug!(store = %dest.name, bucket = %dest.bucket, "Stored in another store; the bucket keeps a locator.");
-        Ok(res)
+        Ok(())
     }
 
     /// The bytes of `bucket/key`, whose HEAD in the bucket's store is `head`: there, or where

@@ -83,17 +83,23 @@ async fn multipart(c: &aws_sdk_s3::Client, key: &str, body: &[u8]) {
         .expect("complete");
 }
 
-/// One edge worker whose policies are `policies(backend endpoint)`, both buckets created;
-/// `None` without Redis. Returns the mesh, a client of the backend itself and the temp dir.
+/// One edge worker (with `extra` flags) whose policies are `policies(backend endpoint)`, both
+/// buckets created; `None` without Redis. Returns the mesh, a client of the backend itself and
+/// the temp dir.
 async fn cold_mesh(
     test: &str,
+    extra: &[&str],
     policies: impl FnOnce(&str) -> String,
 ) -> Option<(Mesh, aws_sdk_s3::Client, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("policies.yaml");
     let mut mesh = Mesh::start_with(test, Vec::new(), path.clone()).await?;
     std::fs::write(&path, policies(&mesh.backend.endpoint)).expect("write policies");
-    mesh.spawn(Spec::edge()).await;
+    mesh.spawn(Spec {
+        extra: extra.iter().map(|&a| a.to_owned()).collect(),
+        ..Spec::edge()
+    })
+    .await;
     mesh.wait_members(1).await;
     let backend = aws_sdk_s3::Client::from_conf(
         client_config(&mesh.backend.endpoint, None, BACKEND_KEYS.0, BACKEND_KEYS.1)
@@ -126,7 +132,14 @@ async fn stored_size(backend: &aws_sdk_s3::Client, bucket: &str, key: &str) -> O
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_output_store_holds_the_bytes_and_the_bucket_a_locator() {
-    let Some((mesh, backend, _dir)) = cold_mesh("mesh::output_store", to_cold).await else {
+    // Staged uploads over 5 MiB are assembled as a multipart upload in the cold store.
+    let Some((mesh, backend, _dir)) = cold_mesh(
+        "mesh::output_store",
+        &["--complete-put-max", "5242880"],
+        to_cold,
+    )
+    .await
+    else {
         return;
     };
     bounded(120, "output store", async {
@@ -155,7 +168,25 @@ async fn the_output_store_holds_the_bytes_and_the_bucket_a_locator() {
             .send()
             .await
             .expect("put plain");
-        let objects = [&single, &multi, &plain];
+        // Framed unchanged, the stored upload passes 5 MiB: assembled in the cold store.
+        let big_key = segment_key(1, 0).replace("logs-app", "metrics-app");
+        let big = (big_key, crate::support::pattern_seeded(11 * MIB, 5));
+        multipart(&nexus, &big.0, &big.1).await;
+        let assembled = backend
+            .head_object()
+            .bucket(COLD)
+            .key(&big.0)
+            .send()
+            .await
+            .expect("assembled in cold");
+        assert!(
+            assembled
+                .e_tag()
+                .is_some_and(|e| e.trim_matches('"').ends_with("-1")),
+            "a backend multipart object: {:?}",
+            assembled.e_tag()
+        );
+        let objects = [&single, &multi, &plain, &big];
 
         // The bytes are in the cold bucket (compressed where a stage compressed), the bucket
         // holds empty locators.
@@ -250,7 +281,7 @@ async fn the_output_store_holds_the_bytes_and_the_bucket_a_locator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletes_remove_the_bytes_and_the_locator() {
-    let Some((mesh, backend, _dir)) = cold_mesh("mesh::output_delete", to_cold).await else {
+    let Some((mesh, backend, _dir)) = cold_mesh("mesh::output_delete", &[], to_cold).await else {
         return;
     };
     bounded(120, "deletes of located objects", async {
@@ -318,8 +349,10 @@ async fn deletes_remove_the_bytes_and_the_locator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_multipart_upload_is_stored_where_its_parts_were_routed() {
-    let Some((mesh, backend, _dir)) =
-        cold_mesh("mesh::routed_multipart", |b| routed_policies(b, "edge")).await
+    let Some((mesh, backend, _dir)) = cold_mesh("mesh::routed_multipart", &[], |b| {
+        routed_policies(b, "edge")
+    })
+    .await
     else {
         return;
     };
