@@ -174,7 +174,8 @@ fn internal_error(e: impl std::fmt::Display) -> S3Error {
 
 impl Frontend {
     /// Writes the object `put` describes (its body is not set yet): `pieces` then `tail`, in
-    /// the bucket's store or in `dest` (with a locator in the bucket).
+    /// the bucket's store or in `dest` (with a locator in the bucket). Answers the stored ETag
+    /// the store gave the object.
     ///
     /// # Errors
     /// The backend's errors (a backend upload is aborted).
@@ -185,7 +186,7 @@ impl Frontend {
         pieces: Vec<Piece>,
         tail: Vec<u8>,
         dest: Option<Destination>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<ETag>> {
         let pieces: Arc<[Piece]> = pieces.into();
         let total = pieces.iter().map(|p| p.len).sum::<u64>() + tail.len() as u64;
         if total <= self.complete_put_max {
@@ -197,8 +198,8 @@ impl Frontend {
                 .collect();
             put.content_length = i64::try_from(total).ok();
             put.body = Some(self.stream(like, &put.bucket, &pieces, all, Some(tail)));
-            self.store_at(internal(like, put), dest).await?;
-            return Ok(());
+            let res = self.store_at(internal(like, put), dest).await?;
+            return Ok(res.output.e_tag);
         }
         let lens: Vec<u64> = pieces.iter().map(|p| p.len).collect();
         let parts = plan(&lens, tail.len() as u64, dest.is_none()).ok_or_else(|| {
@@ -214,12 +215,13 @@ impl Frontend {
             key: &put.key,
             staged_in: &put.bucket,
         };
-        self.assemble_multipart(like, &put, &target, &pieces, parts, tail)
+        let e_tag = self
+            .assemble_multipart(like, &put, &target, &pieces, parts, tail)
             .await?;
         if let Some(d) = &dest {
             self.locate(like, &put, d).await?;
         }
-        Ok(())
+        Ok(e_tag)
     }
 
     async fn assemble_multipart(
@@ -230,7 +232,7 @@ impl Frontend {
         pieces: &Arc<[Piece]>,
         parts: Vec<Part>,
         tail: Vec<u8>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<ETag>> {
         let create = CreateMultipartUploadInput::builder()
             .bucket(target.bucket.to_owned())
             .key(target.key.to_owned())
@@ -275,26 +277,27 @@ impl Frontend {
                     .store
                     .complete_multipart_upload(internal(like, complete))
                     .await
-                    .map(|_| ())
+                    .map(|r| r.output.e_tag)
             }
             Err(e) => Err(e),
         };
-        if let Err(e) = completed {
-            tracing::warn!(%bucket, %key, error = %e, "Assembling a staged upload failed; aborting the backend upload.");
-            if let Ok(abort) = AbortMultipartUploadInput::builder()
-                .bucket(bucket.to_owned())
-                .key(key.to_owned())
-                .upload_id(id)
-                .build()
-            {
-                let _ = target
-                    .store
-                    .abort_multipart_upload(internal(like, abort))
-                    .await;
-            }
-            return Err(e);
+        let e = match completed {
+            Ok(e_tag) => return Ok(e_tag),
+            Err(e) => e,
+        };
+        tracing::warn!(%bucket, %key, error = %e, "Assembling a staged upload failed; aborting the backend upload.");
+        if let Ok(abort) = AbortMultipartUploadInput::builder()
+            .bucket(bucket.to_owned())
+            .key(key.to_owned())
+            .upload_id(id)
+            .build()
+        {
+            let _ = target
+                .store
+                .abort_multipart_upload(internal(like, abort))
+                .await;
         }
-        Ok(())
+        Err(e)
     }
 
     #[expect(clippy::too_many_arguments, reason = "one backend part's coordinates")]

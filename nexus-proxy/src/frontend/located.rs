@@ -180,6 +180,27 @@ impl Frontend {
         Ok(res)
     }
 
+    /// Keeps the frame index of an object just written to `bucket/key` (in `dest`: the store's
+    /// name and bucket, if not the bucket's own store) under the stored ETag the store answered, so that its first read
+    /// needs no HEAD and no index read ([`crate::pipeline::decode::get_known`]).
+    pub(super) fn remember_index(
+        &self,
+        dest: Option<(&str, &str)>,
+        bucket: &str,
+        key: &str,
+        stored_etag: Option<&s3s::dto::ETag>,
+        index: nexus_core::format::Index,
+    ) {
+        let Some(etag) = stored_etag else {
+            return;
+        };
+        // (store, bucket) the bytes are in.
+        let (store, bucket) = dest.unwrap_or(("", bucket));
+        self.pipelines
+            .indexes
+            .insert(store, bucket, key, etag, &Arc::new(index));
+    }
+
     /// Writes the locator of the object `put` describes, whose bytes are already in `dest`
     /// (a staged upload assembled there); as in [`Self::store_at`], a failed locator takes
     /// the bytes back.

@@ -809,7 +809,17 @@ impl Frontend {
             Some(name) => Destination::picked(&self.named, &set, name)?,
             None => Destination::output(&self.named, &set, plan.store.as_deref())?,
         };
-        self.assemble(&like, put, pieces, tail, dest).await?;
+        let placed = dest.as_ref().map(|d| (d.name.clone(), d.bucket.clone()));
+        let stored_etag = self.assemble(&like, put, pieces, tail, dest).await?;
+        self.remember_index(
+            placed
+                .as_ref()
+                .map(|(name, bucket)| (name.as_str(), bucket.as_str())),
+            &bucket,
+            &key,
+            stored_etag.as_ref(),
+            merged.clone(),
+        );
         self.metrics
             .pipeline_bytes(plan.policy_name(), merged.logical_size(), total);
         if let Err(e) = self.delete_staging(&like, &bucket, &id).await {

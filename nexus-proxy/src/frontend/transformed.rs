@@ -232,7 +232,18 @@ impl Frontend {
             Some(name) => Destination::routed(&self.named, obs, &req.input.bucket, name)?,
             None => Destination::output(&self.named, &obs.set, plan.store.as_deref())?,
         };
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let placed = dest.as_ref().map(|d| (d.name.clone(), d.bucket.clone()));
         let mut res = self.store_at(req, dest).await?;
+        self.remember_index(
+            placed
+                .as_ref()
+                .map(|(name, bucket)| (name.as_str(), bucket.as_str())),
+            &bucket,
+            &key,
+            res.output.e_tag.as_ref(),
+            encoded.index,
+        );
         // The object is stored; its state is committed before the broker hears of it.
         if let Some(state) = &state {
             state.commit().await?;

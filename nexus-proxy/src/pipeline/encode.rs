@@ -28,6 +28,8 @@ pub struct Encoded {
     /// MD5 of the plaintext, hex.
     pub md5_hex: String,
     pub frames: usize,
+    /// The frame index (also in the spool's tail).
+    pub index: Index,
 }
 
 type Pending = JoinHandle<Result<Bytes, S3Error>>;
@@ -115,6 +117,7 @@ pub async fn encode(
         logical_size: offset,
         md5_hex: md5.finish().await?,
         frames: frames as usize,
+        index,
     })
 }
 

@@ -1414,24 +1414,41 @@ async fn large_staged_uploads_are_assembled_inside_the_store() {
                 .expect("list staging");
             assert_eq!(staging.key_count(), Some(0), "{name}: staging left behind");
         }
+        // The worker kept each assembled object's index with the ETag the store answered:
+        // every read went without a HEAD.
+        let m = crate::support::metrics::scrape(proxy.admin).await;
+        let reads = |path| m.value("nexus_transformed_reads_total", &[("path", path)]);
+        assert_eq!(
+            (reads("known"), reads("changed"), reads("head")),
+            (4.0, 0.0, 0.0)
+        );
         proxy.shutdown().await;
     })
     .await;
 }
 
-/// A worker that read an object's index skips the HEAD of later reads (one GET, `If-Match` the
-/// stored ETag), and still sees every change made behind its back: new metadata on the same
-/// stored bytes, a plain object written straight to the backend, a new transformed one, a
-/// delete. Preconditions hold on that path too.
+/// A worker that wrote an object, or read its index, skips the HEAD of later reads (one GET,
+/// `If-Match` the stored ETag), and still sees every change made behind its back: new metadata
+/// on the same stored bytes, a plain object written straight to the backend, a new transformed
+/// one, a delete. Preconditions hold on that path too.
 #[tokio::test]
 async fn reads_without_a_head_still_see_every_change() {
     bounded(120, "reads of known objects", async {
-        let (_fs, proxy, direct, client) = kafka_tiered_on_s3s_fs(Options::default()).await;
-        let reads = |path: &'static str| async move {
-            crate::support::metrics::scrape(proxy.admin)
+        let (fs, proxy, direct, client) = kafka_tiered_on_s3s_fs(Options::default()).await;
+        // A second worker on the same store, which did not write the object.
+        let reader = Proxy::start(Options {
+            backend: Some(fs.endpoint.clone()),
+            policies: Some(policies_dir()),
+            streamlets: Some(dist()),
+            ..Options::default()
+        })
+        .await;
+        let reads_at = |admin: std::net::SocketAddr, path: &'static str| async move {
+            crate::support::metrics::scrape(admin)
                 .await
                 .value("nexus_transformed_reads_total", &[("path", path)])
         };
+        let reads = |path: &'static str| reads_at(proxy.admin, path);
         let key = kafka_key("logs-known", "log");
         let data = logs((3 << 20) + 5);
         let n = data.len();
@@ -1462,12 +1479,13 @@ async fn reads_without_a_head_still_see_every_change() {
                 .e_tag()
                 .map(str::to_owned)
         };
-        let get_tail = || async {
+        let (key_ref, range_ref) = (key.as_str(), tail.as_str());
+        let get_tail_from = move |client: aws_sdk_s3::Client| async move {
             let out = client
                 .get_object()
                 .bucket("kafka-tiered")
-                .key(&key)
-                .range(&tail)
+                .key(key_ref)
+                .range(range_ref)
                 .send()
                 .await
                 .expect("ranged get");
@@ -1476,6 +1494,8 @@ async fn reads_without_a_head_still_see_every_change() {
             let body = out.body.collect().await.expect("body").into_bytes();
             (body.to_vec(), origin, etag)
         };
+        let get_tail = || get_tail_from(client.clone());
+        let get_tail_elsewhere = || get_tail_from(reader.client());
 
         put("a", data.clone()).await;
         let first_stored = stored_etag().await;
@@ -1486,10 +1506,24 @@ async fn reads_without_a_head_still_see_every_change() {
             (origin.as_deref(), etag.as_deref()),
             (Some("a"), Some(logical.as_str()))
         );
-        assert_eq!((reads("head").await, reads("known").await), (1.0, 0.0));
+        // The writer kept the index it wrote: no HEAD even for the first read.
+        assert_eq!((reads("head").await, reads("known").await), (0.0, 1.0));
         let (body, ..) = get_tail().await;
         assert!(body == data[n - (1 << 20)..], "second read");
-        assert_eq!((reads("head").await, reads("known").await), (1.0, 1.0));
+        assert_eq!((reads("head").await, reads("known").await), (0.0, 2.0));
+        // The other worker reads the HEAD and the index once, then no more.
+        for round in 0..2 {
+            let (body, origin, _) = get_tail_elsewhere().await;
+            assert!(body == data[n - (1 << 20)..], "other worker, read {round}");
+            assert_eq!(origin.as_deref(), Some("a"));
+        }
+        assert_eq!(
+            (
+                reads_at(reader.admin, "head").await,
+                reads_at(reader.admin, "known").await
+            ),
+            (1.0, 1.0)
+        );
 
         // Preconditions on the known path.
         let err = client
@@ -1502,7 +1536,7 @@ async fn reads_without_a_head_still_see_every_change() {
             .await
             .expect_err("not modified");
         assert_eq!(status_and_code(&err).0, 304);
-        assert_eq!(reads("known").await, 2.0);
+        assert_eq!(reads("known").await, 3.0);
 
         // The same stored bytes with new metadata: the read's own answer carries it.
         put("b", data.clone()).await;
@@ -1514,7 +1548,7 @@ async fn reads_without_a_head_still_see_every_change() {
         let (body, origin, _) = get_tail().await;
         assert!(body == data[n - (1 << 20)..]);
         assert_eq!(origin.as_deref(), Some("b"));
-        assert_eq!((reads("head").await, reads("known").await), (1.0, 3.0));
+        assert_eq!((reads("head").await, reads("known").await), (0.0, 4.0));
 
         // A plain object written straight to the backend by someone else.
         let plain = crate::support::pattern_seeded(n, 7);
@@ -1540,7 +1574,7 @@ async fn reads_without_a_head_still_see_every_change() {
             assert!(body == other[n - (1 << 20)..], "the new object");
             assert_eq!(origin.as_deref(), Some("c"));
         }
-        assert_eq!((reads("head").await, reads("known").await), (2.0, 4.0));
+        assert_eq!((reads("head").await, reads("known").await), (0.0, 6.0));
         direct
             .delete_object()
             .bucket("kafka-tiered")
@@ -1557,6 +1591,7 @@ async fn reads_without_a_head_still_see_every_change() {
             .await
             .expect_err("deleted");
         assert_eq!(status_and_code(&err), (404, "NoSuchKey".to_owned()));
+        reader.shutdown().await;
         proxy.shutdown().await;
     })
     .await;
