@@ -17,6 +17,8 @@ use s3s::S3;
 /// A store to read from, and the bucket in it (`None`: the request's bucket).
 #[derive(Clone)]
 pub struct Named {
+    /// The `Store` resource's name.
+    pub name: String,
     pub store: Arc<dyn S3>,
     pub bucket: Option<String>,
 }
@@ -85,6 +87,7 @@ impl NamedStores {
         }
         let named = match &spec {
             StoreSpec::Embedded {} if self.own_is_embedded => Named {
+                name: name.to_owned(),
                 store: Arc::clone(&self.own),
                 bucket: None,
             },
@@ -115,6 +118,7 @@ impl NamedStores {
                 })
                 .map_err(|e| format!("store `{name}`: {e}"))?;
                 Named {
+                    name: name.to_owned(),
                     store: Arc::new(backend),
                     bucket: Some(s3.bucket.clone()),
                 }

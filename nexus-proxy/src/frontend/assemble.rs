@@ -185,7 +185,7 @@ impl Frontend {
         mut put: PutObjectInput,
         pieces: Vec<Piece>,
         tail: Vec<u8>,
-        dest: Option<Destination>,
+        dest: Option<&Destination>,
     ) -> S3Result<Option<ETag>> {
         let pieces: Arc<[Piece]> = pieces.into();
         let total = pieces.iter().map(|p| p.len).sum::<u64>() + tail.len() as u64;
@@ -205,7 +205,7 @@ impl Frontend {
         let parts = plan(&lens, tail.len() as u64, dest.is_none()).ok_or_else(|| {
             internal_error("the staged parts need more than 10,000 backend parts")
         })?;
-        let (store, bucket) = match &dest {
+        let (store, bucket) = match dest {
             None => (Arc::clone(&self.store), put.bucket.clone()),
             Some(d) => (Arc::clone(&d.store), d.bucket.clone()),
         };
@@ -218,7 +218,7 @@ impl Frontend {
         let e_tag = self
             .assemble_multipart(like, &put, &target, &pieces, parts, tail)
             .await?;
-        if let Some(d) = &dest {
+        if let Some(d) = dest {
             self.locate(like, &put, d).await?;
         }
         Ok(e_tag)

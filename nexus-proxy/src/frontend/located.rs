@@ -167,25 +167,25 @@ impl Frontend {
     pub(super) async fn store_at(
         &self,
         mut req: S3Request<PutObjectInput>,
-        dest: Option<Destination>,
+        dest: Option<&Destination>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let Some(dest) = dest else {
             return self.store.put_object(req).await;
         };
         let like = shell(&req);
-        let locator = locator_for(&req.input, &dest)?;
+        let locator = locator_for(&req.input, dest)?;
         req.input.bucket.clone_from(&dest.bucket);
         let res = dest.store.put_object(req).await?;
-        self.write_locator(&like, locator, &dest).await?;
+        self.write_locator(&like, locator, dest).await?;
         Ok(res)
     }
 
-    /// Keeps the frame index of an object just written to `bucket/key` (in `dest`: the store's
-    /// name and bucket, if not the bucket's own store) under the stored ETag the store answered, so that its first read
-    /// needs no HEAD and no index read ([`crate::pipeline::decode::get_known`]).
+    /// Keeps the frame index of an object just written to `bucket/key` (or to `dest`, if not
+    /// the bucket's own store) under the stored ETag the store answered, so that its first
+    /// read needs no HEAD and no index read ([`crate::pipeline::decode::get_known`]).
     pub(super) fn remember_index(
         &self,
-        dest: Option<(&str, &str)>,
+        dest: Option<&Destination>,
         bucket: &str,
         key: &str,
         stored_etag: Option<&s3s::dto::ETag>,
@@ -194,8 +194,8 @@ impl Frontend {
         let Some(etag) = stored_etag else {
             return;
         };
-        // (store, bucket) the bytes are in.
-        let (store, bucket) = dest.unwrap_or(("", bucket));
+        // The (store, bucket) the bytes are in.
+        let (store, bucket) = dest.map_or(("", bucket), |d| (d.name.as_str(), d.bucket.as_str()));
         self.pipelines
             .indexes
             .insert(store, bucket, key, etag, &Arc::new(index));

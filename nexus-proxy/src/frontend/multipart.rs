@@ -809,12 +809,11 @@ impl Frontend {
             Some(name) => Destination::picked(&self.named, &set, name)?,
             None => Destination::output(&self.named, &set, plan.store.as_deref())?,
         };
-        let placed = dest.as_ref().map(|d| (d.name.clone(), d.bucket.clone()));
-        let stored_etag = self.assemble(&like, put, pieces, tail, dest).await?;
+        let stored_etag = self
+            .assemble(&like, put, pieces, tail, dest.as_ref())
+            .await?;
         self.remember_index(
-            placed
-                .as_ref()
-                .map(|(name, bucket)| (name.as_str(), bucket.as_str())),
+            dest.as_ref(),
             &bucket,
             &key,
             stored_etag.as_ref(),

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use nexus_core::resource::{CompiledPolicy, PolicySet};
 use s3s::dto::{GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput, Range};
-use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Result};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::transformed::{request_id, shell};
 use super::{Frontend, Observed, recorded};
@@ -34,8 +34,6 @@ use crate::streamlet::{
 /// What a data-source stage decided for a read that does not go to the store as usual.
 pub(super) enum Routed {
     Source {
-        /// The `Store` resource's name, and the store.
-        name: String,
         named: Named,
         key: String,
     },
@@ -60,19 +58,20 @@ fn wit_range(range: Option<&Range>) -> Option<(u64, u64)> {
     }
 }
 
-/// The bytes `[start, end)` of a generated body of `length` that `range` asks for; `None`:
-/// the whole body (no range, or a body whose length the streamlet did not give).
+/// The bytes `[start, end)` of a generated body of `length` that `range` asks for, and that
+/// length; `None`: the whole body (no range, or a body whose length the streamlet did not
+/// give).
 ///
 /// # Errors
 /// `InvalidRange` (416) when the range starts at or beyond the length.
 fn body_range(
     range: Option<&Range>,
     length: Option<u64>,
-) -> S3Result<Option<std::ops::Range<u64>>> {
+) -> S3Result<Option<(std::ops::Range<u64>, u64)>> {
     match (range, length) {
         (Some(r), Some(len)) => r
             .check(len)
-            .map(Some)
+            .map(|want| Some((want, len)))
             .map_err(|_| S3Error::new(S3ErrorCode::InvalidRange)),
         _ => Ok(None),
     }
@@ -253,11 +252,7 @@ impl Frontend {
                                 format!("streamlet {} (stage {index}): {why}", stage.name),
                             )
                         })?;
-                    return Ok(Some(Routed::Source {
-                        name: store,
-                        named,
-                        key,
-                    }));
+                    return Ok(Some(Routed::Source { named, key }));
                 }
                 Decision::Body { length, pieces } => {
                     return Ok(Some(Routed::Body {
@@ -279,13 +274,13 @@ impl Frontend {
         routed: Routed,
     ) -> S3Result<GetObjectOutput> {
         match routed {
-            Routed::Source { name, named, key } => {
+            Routed::Source { named, key } => {
                 let mut input = req.input.clone();
                 input.bucket = named.bucket.clone().unwrap_or_else(|| input.bucket.clone());
                 input.key = key;
                 read_named(
                     &self.pipelines,
-                    (&name, &named.store),
+                    &named,
                     &obs.set,
                     &shell(req),
                     request_id(req),
@@ -312,7 +307,7 @@ impl Frontend {
                     },
                 );
                 // The body is the whole object; the host answers the range, as a store would.
-                let Some(want) = body_range(req.input.range.as_ref(), length)? else {
+                let Some((want, total)) = body_range(req.input.range.as_ref(), length)? else {
                     let body = match length {
                         Some(len) => exact(stream, len),
                         None => s3s::dto::StreamingBlob::wrap(stream),
@@ -323,7 +318,6 @@ impl Frontend {
                         ..GetObjectOutput::default()
                     });
                 };
-                let total = length.map_or_else(|| "*".to_owned(), |l| l.to_string());
                 let (first, end) = (want.start, want.end);
                 Ok(GetObjectOutput {
                     body: Some(exact(slice(Box::pin(stream), want), end - first)),
@@ -342,7 +336,7 @@ impl Frontend {
         routed: Routed,
     ) -> S3Result<HeadObjectOutput> {
         match routed {
-            Routed::Source { named, key, .. } => {
+            Routed::Source { named, key } => {
                 let mut input = req.input.clone();
                 input.bucket = named.bucket.clone().unwrap_or_else(|| input.bucket.clone());
                 input.key = key;
@@ -369,17 +363,17 @@ impl Frontend {
     }
 }
 
-/// A GET of `input` in `store` (named, and the store), decoded if Nexus stored the object
-/// transformed.
+/// A GET of `input` in the `named` store, decoded if Nexus stored the object transformed.
 async fn read_named(
     pipelines: &Arc<Pipelines>,
-    (store_name, store): (&str, &Arc<dyn S3>),
+    named: &Named,
     set: &PolicySet,
     like: &S3Request<()>,
     request_id: Arc<str>,
     input: GetObjectInput,
 ) -> S3Result<GetObjectOutput> {
     let (bucket, key) = (input.bucket.clone(), input.key.clone());
+    let store = &named.store;
     let head = decode::head_for_get(store, like, &bucket, &key).await?;
     if !is_transformed(head.metadata.as_ref()) {
         let mut out = store.get_object(internal(like, input)).await?.output;
@@ -390,7 +384,7 @@ async fn read_named(
     let src = Source {
         pipelines,
         store,
-        store_name,
+        store_name: &named.name,
         set,
         like,
         request_id,
@@ -434,7 +428,7 @@ impl Opener for StoreOpener {
         });
         let read = read_named(
             &self.pipelines,
-            (store, &named.store),
+            &named,
             &self.set,
             &self.like,
             Arc::clone(&self.request_id),

@@ -233,12 +233,9 @@ impl Frontend {
             None => Destination::output(&self.named, &obs.set, plan.store.as_deref())?,
         };
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        let placed = dest.as_ref().map(|d| (d.name.clone(), d.bucket.clone()));
-        let mut res = self.store_at(req, dest).await?;
+        let mut res = self.store_at(req, dest.as_ref()).await?;
         self.remember_index(
-            placed
-                .as_ref()
-                .map(|(name, bucket)| (name.as_str(), bucket.as_str())),
+            dest.as_ref(),
             &bucket,
             &key,
             res.output.e_tag.as_ref(),
@@ -689,7 +686,6 @@ impl Frontend {
     }
 }
 
-/// `bytes=a-b` of `x-amz-copy-source-range`.
 /// The checksum a copy of a transformed object reports, as S3 reports the source's: the
 /// client's full-object checksum of the logical object, kept with it (the backend's describe
 /// stored bytes). None when the copy asked for another algorithm, which Nexus does not compute
@@ -710,6 +706,7 @@ fn copy_checksum(
     r.checksum_type = Some(c.checksum_type());
 }
 
+/// `bytes=a-b` of `x-amz-copy-source-range`.
 fn parse_copy_range(r: &str) -> S3Result<Range> {
     let bad = || {
         S3Error::with_message(

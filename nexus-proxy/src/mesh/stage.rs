@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use nexus_core::cluster::{Ring, StateWrites, WorkerRecord, route_key};
+use nexus_core::cluster::{Ring, StateWrites, SwarmletView, WorkerRecord, route_key};
 use nexus_core::meta::Digest;
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use s3s::{S3Error, S3ErrorCode};
@@ -75,15 +75,22 @@ fn fits(p: &Placement, location: &str, hardware: &[String]) -> bool {
 /// lives (its home): the first swarmlet by name with a live worker that fits (deterministic
 /// for every worker), with the ring of its fitting workers.
 fn home(routing: &super::Routing, p: &Placement) -> Option<(String, Ring)> {
-    routing.view.swarmlets.iter().find_map(|(name, s)| {
-        let ids: Vec<&str> = s
-            .workers
-            .iter()
-            .filter(|(w, _)| fits(p, &w.location, &w.hardware))
-            .map(|(w, _)| w.id.as_str())
-            .collect();
-        (!ids.is_empty()).then(|| (name.clone(), Ring::new(ids)))
-    })
+    routing
+        .view
+        .swarmlets
+        .iter()
+        .find_map(|(name, s)| fitting_ring(s, p).map(|ring| (name.clone(), ring)))
+}
+
+/// The ring of the workers of swarmlet `s` that fit placement `p` (`None`: none fits).
+fn fitting_ring(s: &SwarmletView, p: &Placement) -> Option<Ring> {
+    let ids: Vec<&str> = s
+        .workers
+        .iter()
+        .filter(|(w, _)| fits(p, &w.location, &w.hardware))
+        .map(|(w, _)| w.id.as_str())
+        .collect();
+    (!ids.is_empty()).then(|| Ring::new(ids))
 }
 
 fn bad(status: StatusCode, msg: &str) -> Response<s3s::Body> {
@@ -457,16 +464,12 @@ impl Mesh {
         let routing = self.routing.load();
         let epoch = routing.epoch(&self.config.swarmlet);
         let key = route_key(&call.system, stream, partition);
-        let fitting: Vec<&str> = routing
+        let owner = routing
             .view
             .swarmlets
             .get(&self.config.swarmlet)
-            .into_iter()
-            .flat_map(|s| s.workers.iter())
-            .filter(|(w, _)| fits(&call.placement, &w.location, &w.hardware))
-            .map(|(w, _)| w.id.as_str())
-            .collect();
-        let owner = Ring::new(fitting).owner(&key).map(str::to_owned);
+            .and_then(|s| fitting_ring(s, &call.placement))
+            .and_then(|ring| ring.owner(&key).map(str::to_owned));
         if owner.as_deref() != Some(self.id.as_str()) {
             return Err(Box::new(error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
