@@ -100,13 +100,7 @@ pub async fn run(
     );
     let worker = PolicyWorker::start(proxy_bin, streamlets, &policies, &[]).await?;
     let s3 = worker.client();
-    for b in ["mp-noop", "mp-zstd", "mp-plain"] {
-        s3.create_bucket()
-            .bucket(b)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("create {b}: {e:?}"))?;
-    }
+    crate::ops::create_buckets(&s3, &["mp-noop", "mp-zstd", "mp-plain"]).await?;
     writeln!(
         out,
         "### CompleteMultipartUpload of {} MiB in {PARTS} parts of 25 MiB (embedded store)\n\n| bucket | Complete ms (three uploads) |\n|---|---|",

@@ -71,17 +71,6 @@ fn noop_policy() -> String {
     generic_policy("seg-noop", "seg", &["noop"])
 }
 
-async fn create(s3: &aws_sdk_s3::Client, buckets: &[&str]) -> anyhow::Result<()> {
-    for b in buckets {
-        s3.create_bucket()
-            .bucket(*b)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("create {b}: {e:?}"))?;
-    }
-    Ok(())
-}
-
 async fn put(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -176,7 +165,7 @@ async fn zstd_and_cores(
         .await?;
         pin(worker.pid(), cpus)?;
         let s3 = worker.client();
-        create(&s3, &["seg"]).await?;
+        crate::ops::create_buckets(&s3, &["seg"]).await?;
         // Warm: the module compiled, the pool's memories touched.
         put(&s3, "seg", "warm", text, 16 * MIB).await?;
         let (s0, b0) = (
@@ -263,7 +252,7 @@ async fn range(
     const READS: usize = 100;
     let worker = PolicyWorker::start(proxy_bin, streamlets, &policy(level), &[]).await?;
     let s3 = worker.client();
-    create(&s3, &["seg", "plain"]).await?;
+    crate::ops::create_buckets(&s3, &["seg", "plain"]).await?;
     put(&s3, "seg", "segment.log", text, SIZE).await?;
     put(&s3, "plain", "segment.log", text, SIZE).await?;
     let stored = worker
@@ -340,7 +329,7 @@ async fn memory(
     )
     .await?;
     let s3 = worker.client();
-    create(&s3, &["seg"]).await?;
+    crate::ops::create_buckets(&s3, &["seg"]).await?;
     put(&s3, "seg", "warm", text, 16 * MIB).await?;
     procstat::reset_peak_rss(worker.pid())?;
     let before = procstat::rss_kib(worker.pid())?;

@@ -182,46 +182,28 @@ fn main() {
     let noop = load(&rt, &a.dist, "noop");
     // Warm: the pool's memories touched, code paged in.
     let warm = &inputs[..inputs.len().min(8)];
-    run(
-        &rt,
-        &zstd,
-        "compress-zstd",
-        a.level,
-        Direction::Put,
-        warm,
-        2,
-    );
-    run(&rt, &noop, "noop", a.level, Direction::Put, warm, 2);
+    let zstd_run = |direction, inputs: &[Vec<u8>], threads| {
+        run(
+            &rt,
+            &zstd,
+            "compress-zstd",
+            a.level,
+            direction,
+            inputs,
+            threads,
+        )
+    };
+    let noop_run = |inputs: &[Vec<u8>], threads| {
+        run(&rt, &noop, "noop", a.level, Direction::Put, inputs, threads)
+    };
+    zstd_run(Direction::Put, warm, 2);
+    noop_run(warm, 2);
 
-    let (packed, wasm_put) = run(
-        &rt,
-        &zstd,
-        "compress-zstd",
-        a.level,
-        Direction::Put,
-        &inputs,
-        1,
-    );
-    let (_, wasm_put2) = run(
-        &rt,
-        &zstd,
-        "compress-zstd",
-        a.level,
-        Direction::Put,
-        &inputs,
-        2,
-    );
-    let (unpacked, wasm_get) = run(
-        &rt,
-        &zstd,
-        "compress-zstd",
-        a.level,
-        Direction::Get,
-        &packed,
-        1,
-    );
+    let (packed, wasm_put) = zstd_run(Direction::Put, &inputs, 1);
+    let (_, wasm_put2) = zstd_run(Direction::Put, &inputs, 2);
+    let (unpacked, wasm_get) = zstd_run(Direction::Get, &packed, 1);
     assert!(unpacked == inputs, "compress-zstd does not round-trip");
-    let (_, noop_put) = run(&rt, &noop, "noop", a.level, Direction::Put, &inputs, 1);
+    let (_, noop_put) = noop_run(&inputs, 1);
 
     let mut native = Vec::new();
     let native_put = best_of(|| {
