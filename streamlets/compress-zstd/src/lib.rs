@@ -10,7 +10,9 @@ const MAX_FRAME: u64 = 64 << 20;
 struct Zstd {
     dir: Direction,
     level: i32,
+    /// The frame's bytes so far; `frame_len` of them once every slice is in.
     buf: Vec<u8>,
+    frame_len: usize,
 }
 
 impl ByteStreamlet for Zstd {
@@ -19,17 +21,23 @@ impl ByteStreamlet for Zstd {
         if !(1..=22).contains(&level) {
             return Err(Error::Rejected(format!("level {level} is not in 1..=22")));
         }
-        let cap = usize::try_from(frame.length.min(MAX_FRAME)).unwrap_or(0);
         Ok(Zstd {
             dir,
             level,
-            buf: Vec::with_capacity(cap),
+            buf: Vec::new(),
+            frame_len: usize::try_from(frame.length.min(MAX_FRAME)).unwrap_or(0),
         })
     }
 
     fn push(&mut self, _: &Context, chunk: Vec<u8>) -> Result<Vec<u8>, Error> {
-        // A frame is at most a few MiB: code it whole in `finish`.
-        self.buf.extend_from_slice(&chunk);
+        // A frame is at most a few MiB: code it whole in `finish`. Most frames come in one
+        // slice, which is kept as it is (no copy).
+        if self.buf.is_empty() {
+            self.buf = chunk;
+        } else {
+            self.buf.reserve(self.frame_len.saturating_sub(self.buf.len()));
+            self.buf.extend_from_slice(&chunk);
+        }
         Ok(Vec::new())
     }
 
