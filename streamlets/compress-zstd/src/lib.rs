@@ -10,8 +10,10 @@ const MAX_FRAME: u64 = 64 << 20;
 struct Zstd {
     dir: Direction,
     level: i32,
-    /// The frame's bytes so far; `frame_len` of them once every slice is in.
+    /// The frame's input so far.
     buf: Vec<u8>,
+    /// The frame's plaintext length (capped at `MAX_FRAME`): what a PUT's slices add up to,
+    /// and at least what a GET's stored frame does.
     frame_len: usize,
 }
 
