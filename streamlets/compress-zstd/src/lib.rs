@@ -37,7 +37,8 @@ impl ByteStreamlet for Zstd {
         if self.buf.is_empty() {
             self.buf = chunk;
         } else {
-            self.buf.reserve(self.frame_len.saturating_sub(self.buf.len()));
+            self.buf
+                .reserve(self.frame_len.saturating_sub(self.buf.len()));
             self.buf.extend_from_slice(&chunk);
         }
         Ok(Vec::new())
